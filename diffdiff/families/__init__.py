@@ -1,0 +1,38 @@
+"""Model families: one registry, looked up by name or by diffusers pipeline class name."""
+
+from __future__ import annotations
+
+from diffdiff.errors import UnsupportedPipelineError
+from diffdiff.families.base import Family, StageRun
+from diffdiff.families.sd import StableDiffusion, StableDiffusionXL
+
+__all__ = ["FAMILIES", "Family", "StageRun", "family_for_class", "register_family", "supported_classes"]
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family) -> Family:
+    """Add a family adapter to the registry (by its ``name``)."""
+    FAMILIES[family.name] = family
+    return family
+
+
+for _family in (StableDiffusion(), StableDiffusionXL()):
+    register_family(_family)
+
+
+def supported_classes() -> list[str]:
+    """Every diffusers pipeline class name some family drives."""
+    return sorted({cls for family in FAMILIES.values() for cls in family.pipeline_classes})
+
+
+def family_for_class(class_name: str) -> Family:
+    """The family that drives a diffusers pipeline class.
+
+    Raises:
+        UnsupportedPipelineError: no family drives ``class_name`` (the message lists those that do).
+    """
+    for family in FAMILIES.values():
+        if class_name in family.pipeline_classes:
+            return family
+    raise UnsupportedPipelineError(class_name, supported_classes())

@@ -1,0 +1,193 @@
+"""Turning what users pass (PIL, numpy, torch, ``automaps.ChangeMap``) into the editor's tensors, and
+back. Every error names the parameter and what was expected."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+__all__ = ["image_batch", "map_batch", "to_output"]
+
+OUTPUT_TYPES = ("pil", "np", "pt", "latent")
+
+
+def _pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0
+
+
+def _array_image(array: np.ndarray) -> torch.Tensor:
+    if array.ndim == 3 and array.shape[-1] in (3, 4):
+        array = array[None]
+    if array.ndim != 4 or array.shape[-1] not in (3, 4):
+        raise ValueError(f"image: expected a numpy array (H, W, 3) or (B, H, W, 3), got shape {array.shape}")
+    array = array[..., :3]
+    if array.dtype == np.uint8:
+        tensor = torch.from_numpy(array.astype(np.float32) / 255.0)
+    elif np.issubdtype(array.dtype, np.floating):
+        tensor = torch.from_numpy(array.astype(np.float32))
+    else:
+        raise TypeError(f"image: expected uint8 or float numpy data, got {array.dtype}")
+    return tensor.permute(0, 3, 1, 2)
+
+
+def image_batch(image: Any) -> torch.Tensor:
+    """Normalise an image argument to a float batch.
+
+    Args:
+        image: a PIL image (any mode; converted to RGB), a list of PIL images of one size, a numpy
+            ``(H, W, 3)`` / ``(B, H, W, 3)`` array (uint8, or float in [0, 1]), or a torch tensor
+            ``(3, H, W)`` / ``(B, 3, H, W)`` in [0, 1]. The input is never modified.
+
+    Returns:
+        ``(B, 3, H, W)`` float32 in [0, 1] on the CPU.
+
+    Raises:
+        TypeError: for an unsupported type.
+        ValueError: for a wrong shape, mixed sizes, non-finite values or values outside [0, 1].
+    """
+    if isinstance(image, Image.Image):
+        batch = _pil_to_tensor(image)[None]
+    elif isinstance(image, Sequence) and not isinstance(image, (str, bytes)) and len(image) > 0:
+        parts = [image_batch(item) for item in image]
+        sizes = {tuple(p.shape[-2:]) for p in parts}
+        if len(sizes) != 1:
+            raise ValueError(f"image: all images of a batch must have one size, got {sorted(sizes)}")
+        batch = torch.cat(parts)
+    elif isinstance(image, torch.Tensor):
+        batch = image.detach().to("cpu", torch.float32)
+        if batch.ndim == 3:
+            batch = batch[None]
+        if batch.ndim != 4 or batch.shape[1] != 3:
+            raise ValueError(
+                f"image: expected a tensor (3, H, W) or (B, 3, H, W) in [0, 1], got {tuple(image.shape)}"
+            )
+        batch = batch.clone()
+    elif isinstance(image, np.ndarray):
+        batch = _array_image(image)
+    else:
+        raise TypeError(
+            f"image: expected a PIL image, numpy array or torch tensor, got {type(image).__name__}"
+        )
+    if batch.shape[-1] < 1 or batch.shape[-2] < 1:
+        raise ValueError(f"image: empty image of shape {tuple(batch.shape)}")
+    if not torch.isfinite(batch).all():
+        raise ValueError("image: contains NaN or Inf")
+    if batch.min() < -1e-6 or batch.max() > 1 + 1e-6:
+        raise ValueError(
+            f"image: expected values in [0, 1], got min {batch.min().item():.3g} max {batch.max().item():.3g}"
+        )
+    return batch.clamp(0, 1)
+
+
+def _one_map(change_map: Any) -> torch.Tensor:
+    """One map (or a ``(B, 1, H, W)`` tensor) as float32 ``(b, 1, H, W)`` before range checks."""
+    if isinstance(change_map, Image.Image):
+        if change_map.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+            array = np.asarray(change_map, dtype=np.float64)
+            peak = 1.0 if change_map.mode == "F" else 65535.0 if "16" in change_map.mode else 255.0
+            array = array / peak if array.max(initial=0) > 1 else array
+        else:
+            array = np.asarray(change_map.convert("L"), dtype=np.float64) / 255.0
+        return torch.from_numpy(array.astype(np.float32))[None, None]
+    if isinstance(change_map, torch.Tensor):
+        tensor = change_map.detach().to("cpu")
+    else:
+        try:
+            array = np.asarray(change_map)
+        except Exception as error:  # objects without __array__ fail in many ways
+            raise TypeError(
+                f"change_map: expected a PIL image, array, tensor or ChangeMap, got {type(change_map).__name__}"
+            ) from error
+        if array.dtype == object:
+            raise TypeError(f"change_map: expected numeric data, got {type(change_map).__name__}")
+        if array.ndim == 3 and array.shape[-1] in (3, 4) and array.shape[0] != 1:
+            # An RGB(A) map: its luminance (ITU-R 601-2, as PIL's "L" conversion reads it).
+            scale = 255.0 if array.dtype == np.uint8 else 1.0
+            array = (array[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114]) / scale).astype(np.float32)
+        tensor = torch.from_numpy(np.array(array, copy=True))
+    if tensor.dtype == torch.bool:
+        tensor = tensor.float()
+    elif tensor.dtype == torch.uint8:
+        tensor = tensor.float() / 255.0
+    elif not tensor.is_floating_point():
+        raise TypeError(f"change_map: expected float, uint8 or bool values, got {tensor.dtype}")
+    tensor = tensor.to(torch.float32)
+    if tensor.ndim == 2:
+        tensor = tensor[None, None]
+    elif tensor.ndim == 3 and tensor.shape[0] == 1:
+        tensor = tensor[None]
+    if tensor.ndim != 4 or tensor.shape[1] != 1:
+        raise ValueError(
+            f"change_map: expected shape (H, W), (1, H, W) or (B, 1, H, W), got {tuple(tensor.shape)}"
+        )
+    return tensor
+
+
+def map_batch(change_map: Any, batch: int, size: tuple[int, int], invert: bool = False) -> torch.Tensor:
+    """Normalise a change-map argument to one map per image at the image's size.
+
+    Args:
+        change_map: a PIL image ("L" or any mode), numpy ``(H, W)`` float in [0, 1] (uint8 is read as
+            /255, bool as 0/1), torch ``(H, W)`` / ``(1, H, W)`` / ``(B, 1, H, W)``, any object with
+            ``__array__`` (an ``automaps.ChangeMap``), or a list of those, one per image.
+            1 = change fully, 0 = keep.
+        batch: number of images; a single map is shared by all of them.
+        size: ``(H, W)`` of the images; maps of another size are resampled (with a warning when the
+            aspect ratio differs).
+        invert: read a map in the paper's convention (white = keep) by taking ``1 - m``.
+
+    Returns:
+        ``(batch, 1, H, W)`` float32 in [0, 1], 1 = change fully.
+
+    Raises:
+        TypeError: for an unsupported type or dtype.
+        ValueError: for NaN/Inf, values outside [0, 1], wrong dimensions or a batch mismatch.
+    """
+    if isinstance(change_map, (list, tuple)) and len(change_map) > 0 and not np.isscalar(change_map[0]):
+        maps = [map_batch(item, 1, size, invert) for item in change_map]
+        tensor = torch.cat(maps)
+    else:
+        tensor = _one_map(change_map)
+        if not torch.isfinite(tensor).all():
+            raise ValueError("change_map: contains NaN or Inf")
+        low, high = tensor.min().item(), tensor.max().item()
+        if low < -1e-6 or high > 1 + 1e-6:
+            raise ValueError(f"change_map: expected values in [0, 1], got min {low:.3g} max {high:.3g}")
+        tensor = tensor.clamp(0, 1)
+        if invert:
+            tensor = 1.0 - tensor
+        if tuple(tensor.shape[-2:]) != tuple(size):
+            (h, w), (H, W) = tensor.shape[-2:], size
+            if abs(h / w - H / W) > 0.01 * (H / W):
+                warnings.warn(
+                    f"change_map: size {w}x{h} has another aspect ratio than the image ({W}x{H}); "
+                    "it is stretched to the image",
+                    stacklevel=3,
+                )
+            tensor = F.interpolate(tensor, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
+    if tensor.shape[0] == 1 and batch > 1:
+        tensor = tensor.expand(batch, -1, -1, -1)
+    if tensor.shape[0] != batch:
+        raise ValueError(f"change_map: got {tensor.shape[0]} maps for {batch} images; pass one map or one per image")
+    return tensor.contiguous()
+
+
+def to_output(images: torch.Tensor, output_type: str) -> Any:
+    """Convert ``(B, 3, H, W)`` float in [0, 1] to the requested output type.
+
+    Returns:
+        ``"pil"``: list of RGB PIL images; ``"np"``: float32 ``(B, H, W, 3)``; ``"pt"``: the tensor.
+    """
+    if output_type == "pt":
+        return images
+    array = images.permute(0, 2, 3, 1).float().cpu().numpy()
+    if output_type == "np":
+        return array
+    return [Image.fromarray(np.round(a * 255).astype(np.uint8)) for a in array]

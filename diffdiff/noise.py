@@ -1,0 +1,45 @@
+"""The run's one noise tensor: drawn exactly as the stock pipeline will draw it, without consuming it.
+
+The stock img2img pipeline draws its starting noise from the user's generator after encoding the
+image. Re-noising kept pixels needs that same tensor, so it is drawn here with the pipeline's own
+``randn_tensor`` call on the same generator(s), whose states are then restored: the pipeline draws the
+identical values, and its results stay equal to stock img2img with the same generator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["draw_like_pipeline", "seeded_generator"]
+
+
+def draw_like_pipeline(
+    generator: torch.Generator | list[torch.Generator], shape: tuple[int, ...], device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """Draw ``randn_tensor(shape, generator, device, dtype)`` and rewind the generator(s).
+
+    Args:
+        generator: one generator or one per batch item, as the pipeline will receive it.
+        shape: the pipeline's noise shape (its latents' shape).
+        device: the pipeline's execution device.
+        dtype: the latents' dtype.
+
+    Returns:
+        The noise tensor the pipeline's next draw will produce.
+    """
+    from diffusers.utils.torch_utils import randn_tensor
+
+    generators: list[Any] = generator if isinstance(generator, list) else [generator]
+    states = [g.get_state() for g in generators]
+    noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+    for g, state in zip(generators, states, strict=True):
+        g.set_state(state)
+    return noise
+
+
+def seeded_generator() -> torch.Generator:
+    """A CPU generator seeded from torch's global RNG (so ``torch.manual_seed`` makes runs repeatable)."""
+    seed = int(torch.randint(0, 2**62, (1,)).item())
+    return torch.Generator("cpu").manual_seed(seed)
