@@ -7,125 +7,17 @@ The paper's reference code stores the opposite polarity (white = keep); such a m
 from __future__ import annotations
 
 import os
-import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
+from automaps._inputs import coerce, pil_to_array
+
 if TYPE_CHECKING:
     import torch
 
 __all__ = ["ChangeMap"]
-
-_ACCEPTED = "(H, W), (H, W, 1), (1, H, W), (1, 1, H, W), (H, W, 3) or (H, W, 4)"
-# ITU-R 601-2 luma, the weights of PIL's "L" conversion.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
-_TOL = 1e-6  # float noise tolerated (and clipped) outside [0, 1]
-
-
-def _is_torch_tensor(x: Any) -> bool:
-    # Look torch up in sys.modules instead of importing it: a tensor can only exist if torch is loaded.
-    torch_mod = sys.modules.get("torch")
-    return torch_mod is not None and isinstance(x, torch_mod.Tensor)
-
-
-def _squeeze_to_2d(a: np.ndarray, *, channels_first: bool, name: str) -> np.ndarray:
-    """Return ``(H, W)`` or ``(H, W, C)`` with C in (3, 4); raise ValueError naming the shape otherwise."""
-    shape = a.shape
-    if a.size == 0 or a.ndim not in (2, 3, 4):
-        raise ValueError(f"{name}: expected shape {_ACCEPTED}, got {shape}")
-    if a.ndim == 2:
-        return a
-    if a.ndim == 4:
-        if shape[0] == 1 and shape[1] == 1:
-            return a[0, 0]
-        raise ValueError(f"{name}: expected shape {_ACCEPTED} (one map, batch 1), got {shape}")
-    # 3-D: (1, H, W) vs (H, W, C). Tensors are channels-first by convention, arrays channels-last.
-    if channels_first and shape[0] == 1:
-        return a[0]
-    if shape[2] == 1:
-        return a[..., 0]
-    if shape[2] in (3, 4):
-        return a
-    if shape[0] == 1:
-        return a[0]
-    raise ValueError(f"{name}: expected shape {_ACCEPTED}, got {shape}")
-
-
-def _to_unit_float(a: np.ndarray, *, name: str) -> np.ndarray:
-    """Scale by dtype into float values: bool 0/1, uint8 /255, uint16 /65535, other ints must be 0/1."""
-    kind = a.dtype.kind
-    if kind == "b":
-        return a.astype(np.float32)
-    if kind == "u" and a.dtype.itemsize == 1:
-        return a.astype(np.float32) / np.float32(255)
-    if kind == "u" and a.dtype.itemsize == 2:
-        return (a.astype(np.float64) / 65535).astype(np.float32)
-    if kind in "iu":
-        lo, hi = int(a.min()), int(a.max())
-        if lo < 0 or hi > 1:
-            raise ValueError(
-                f"{name}: integer dtype {a.dtype} must hold a 0/1 mask, got min {lo} max {hi}; "
-                "pass uint8 (scaled by 1/255), uint16 (1/65535) or float in [0, 1]"
-            )
-        return a.astype(np.float32)
-    if kind == "f":
-        return a.astype(np.float64 if a.dtype.itemsize > 4 else np.float32)
-    raise TypeError(f"{name}: expected a numeric (bool, integer or float) array, got dtype {a.dtype}")
-
-
-def _coerce(values: Any, *, invert: bool = False, name: str = "change_map") -> np.ndarray:
-    """Convert any accepted input to a fresh C-contiguous float32 ``(H, W)`` array in [0, 1]."""
-    channels_first = False
-    if _is_torch_tensor(values):
-        t = values.detach().cpu()
-        values = (t.float() if t.is_floating_point() else t).numpy()  # bfloat16 has no numpy dtype
-        channels_first = True
-    elif isinstance(values, Image.Image):
-        return _coerce(_pil_to_array(values, name=name), invert=invert, name=name)
-    try:
-        a = np.asarray(values)
-    except (TypeError, ValueError) as e:  # e.g. ragged nested lists
-        raise type(e)(f"{name}: cannot read {type(values).__name__} as an array ({e})") from e
-    if a.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{name}: expected a numeric (bool, integer or float) array, got {type(values).__name__} "
-            f"with dtype {a.dtype}"
-        )
-    a = _to_unit_float(_squeeze_to_2d(a, channels_first=channels_first, name=name), name=name)
-    finite = np.isfinite(a)
-    if not finite.all():
-        bad = int(a.size - np.count_nonzero(finite))
-        raise ValueError(f"{name} contains NaN or Inf ({bad} of {a.size} values)")
-    lo, hi = float(a.min()), float(a.max())
-    if lo < -_TOL or hi > 1 + _TOL:
-        raise ValueError(f"{name}: expected values in [0, 1], got min {lo:.6g} max {hi:.6g}")
-    if a.ndim == 3:
-        a = a[..., :3] @ _LUMA.astype(a.dtype)  # colour map: luminance of the RGB channels, alpha ignored
-    out = np.clip(a, 0.0, 1.0).astype(np.float32)  # astype copies: the caller's array is never aliased
-    if invert:
-        out = np.float32(1) - out
-    return np.ascontiguousarray(out)
-
-
-def _pil_to_array(image: Image.Image, *, name: str) -> np.ndarray:
-    """Array of a PIL image in a dtype :func:`_coerce` scales correctly, for any mode."""
-    mode = image.mode
-    if mode in ("1", "L", "RGB", "RGBA", "F") or mode.startswith("I;16"):
-        return np.asarray(image)  # bool, uint8, uint8 colour, float32, uint16
-    if mode == "I":
-        # 16-bit PNGs may open as 32-bit "I": read by the 16-bit range, refuse anything wider.
-        a = np.asarray(image)
-        if a.size and (a.min() < 0 or a.max() > 65535):
-            raise ValueError(
-                f"{name}: mode 'I' image has values in [{a.min()}, {a.max()}], outside the 16-bit range"
-            )
-        return a.astype(np.uint16)
-    if mode == "LA":
-        return np.asarray(image)[..., 0]
-    # P, PA, CMYK, YCbCr, LAB, HSV, ...: to RGB(A) first; luminance is taken of the colour channels.
-    return np.asarray(image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB"))
 
 
 class ChangeMap:
@@ -155,7 +47,7 @@ class ChangeMap:
         if isinstance(values, ChangeMap):
             arr = values._values  # already validated and read-only
         else:
-            arr = _coerce(values)
+            arr = coerce(values)
             arr.flags.writeable = False
         self._values: np.ndarray = arr
         self._provenance = provenance
@@ -192,7 +84,7 @@ class ChangeMap:
             provenance = array.provenance
         values = array.values if isinstance(array, ChangeMap) else array
         m = cls.__new__(cls)
-        m._values = _coerce(values, invert=invert)
+        m._values = coerce(values, invert=invert)
         m._values.flags.writeable = False
         m._provenance = f"{provenance} | invert" if invert else provenance
         return m
@@ -218,7 +110,7 @@ class ChangeMap:
         """
         if not isinstance(image, Image.Image):
             raise TypeError(f"image: expected a PIL.Image.Image, got {type(image).__name__}")
-        return cls.from_array(_pil_to_array(image, name="image"), invert=invert, provenance=provenance)
+        return cls.from_array(pil_to_array(image, name="image"), invert=invert, provenance=provenance)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, invert: bool = False) -> ChangeMap:

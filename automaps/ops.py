@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from automaps import _inputs, _morphology, _resample
 from automaps.changemap import ChangeMap
 
 __all__ = [
@@ -35,72 +36,7 @@ __all__ = [
 ]
 
 
-# ------------------------------------------------------------------------------------------- checks
-def _values(m: Any, name: str = "m") -> np.ndarray:
-    if not isinstance(m, ChangeMap):
-        raise TypeError(
-            f"{name}: expected a ChangeMap, got {type(m).__name__}; wrap arrays with ChangeMap.from_array()"
-        )
-    return m.values
-
-
-def _number(x: Any, name: str, lo: float = -math.inf, hi: float = math.inf) -> float:
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        raise TypeError(f"{name}: expected a number, got {type(x).__name__}")
-    x = float(x)
-    if not (math.isfinite(x) and lo <= x <= hi):
-        raise ValueError(f"{name}: expected a finite number in [{lo:g}, {hi:g}], got {x:g}")
-    return x
-
-
-def _same_shape(maps: tuple[ChangeMap, ...], names: list[str]) -> None:
-    for m, name in zip(maps[1:], names[1:], strict=True):
-        if m.shape != maps[0].shape:
-            raise ValueError(f"{name}: shape {m.shape} differs from {names[0]}'s shape {maps[0].shape}")
-
-
 # ------------------------------------------------------------------------------------------- morphology
-def _dilate_disk(a: np.ndarray, r2: int) -> np.ndarray:
-    """Grey dilation of ``a`` by the disk ``{dx² + dy² <= r2}``; pixels outside the image are ignored."""
-    levels = np.unique(a)
-    # Cost model (measured at 512²): one EDT ≈ 9 max-filter rows, so the level decomposition wins for
-    # binary and few-level maps, the line decomposition for soft maps with modest radii.
-    if len(levels) - 1 <= max(1, (math.isqrt(r2) + 1) // 8):
-        return _dilate_levels(a, r2, levels)
-    return _dilate_lines(a, r2)
-
-
-def _dilate_levels(a: np.ndarray, r2: int, levels: np.ndarray) -> np.ndarray:
-    """Exact dilation with one Euclidean distance transform per distinct level above the minimum."""
-    from scipy import ndimage
-
-    out = np.full(a.shape, levels[0], dtype=np.float32)
-    for v in levels[1:]:  # ascending, so a higher level overwrites a lower one
-        d = ndimage.distance_transform_edt(a < v)  # distance to the nearest pixel with a >= v
-        out[np.rint(d * d) <= r2] = v  # squared distances are integers: compare them exactly
-    return out
-
-
-def _dilate_lines(a: np.ndarray, r2: int) -> np.ndarray:
-    """Exact dilation as a union of horizontal segments: the disk row at dy has half-width isqrt(r2 - dy²)."""
-    from scipy import ndimage
-
-    h, w = a.shape
-    out = a.copy()
-    for dy in range(min(math.isqrt(r2), h - 1) + 1):
-        half = min(math.isqrt(r2 - dy * dy), w - 1)  # wider than the image is the whole row
-        row = ndimage.maximum_filter1d(a, 2 * half + 1, axis=1, mode="constant", cval=-np.inf)
-        np.maximum(out[: h - dy], row[dy:], out=out[: h - dy])  # source row y + dy
-        if dy:
-            np.maximum(out[dy:], row[: h - dy], out=out[dy:])  # source row y - dy
-    return out
-
-
-def _radius(pixels: Any) -> tuple[float, str]:
-    r = _number(pixels, "pixels", 0.0)
-    return r, f"{r:g}"
-
-
 def grow(m: ChangeMap, pixels: float) -> ChangeMap:
     """Widen the changed region by a Euclidean distance: the max of ``m`` over a disk of radius ``pixels``.
 
@@ -124,9 +60,9 @@ def grow(m: ChangeMap, pixels: float) -> ChangeMap:
         >>> grow(dot, 1).values.astype(int).tolist()[1:4]
         [[0, 0, 1, 0, 0], [0, 1, 1, 1, 0], [0, 0, 1, 0, 0]]
     """
-    a = _values(m)
-    r, txt = _radius(pixels)
-    return m.derive(_dilate_disk(a, math.floor(r * r)) if r > 0 else a, f"grow({txt})")
+    a = _inputs.map_values(m)
+    r = _inputs.number(pixels, "pixels", 0.0)
+    return m.derive(_morphology.dilate_disk(a, math.floor(r * r)) if r > 0 else a, f"grow({r:g})")
 
 
 def shrink(m: ChangeMap, pixels: float) -> ChangeMap:
@@ -150,10 +86,9 @@ def shrink(m: ChangeMap, pixels: float) -> ChangeMap:
         >>> shrink(ChangeMap(np.pad(np.ones((3, 3)), 1)), 1).values.astype(int).tolist()[2]
         [0, 0, 1, 0, 0]
     """
-    a = _values(m)
-    r, txt = _radius(pixels)
-    # Negation is exact in floats (1 - x is not), so closing/opening laws hold bit for bit.
-    return m.derive(-_dilate_disk(-a, math.floor(r * r)) + 0.0 if r > 0 else a, f"shrink({txt})")
+    a = _inputs.map_values(m)
+    r = _inputs.number(pixels, "pixels", 0.0)
+    return m.derive(_morphology.erode_disk(a, math.floor(r * r)) if r > 0 else a, f"shrink({r:g})")
 
 
 # ------------------------------------------------------------------------------------------- filters
@@ -175,8 +110,8 @@ def feather(m: ChangeMap, sigma: float) -> ChangeMap:
         >>> bool(0 < edge.values[0, 1] < 0.5 < edge.values[0, 2] < 1), edge.provenance
         (True, 'array | feather(1)')
     """
-    a = _values(m)
-    s = _number(sigma, "sigma", 0.0)
+    a = _inputs.map_values(m)
+    s = _inputs.number(sigma, "sigma", 0.0)
     if s == 0:
         return m.derive(a, "feather(0)")
     from scipy import ndimage
@@ -201,8 +136,8 @@ def gamma(m: ChangeMap, g: float) -> ChangeMap:
         >>> gamma(ChangeMap(np.array([[0.25, 1.0]])), 0.5).values.tolist()
         [[0.5, 1.0]]
     """
-    a = _values(m)
-    g = _number(g, "g", 0.0)
+    a = _inputs.map_values(m)
+    g = _inputs.number(g, "g", 0.0)
     if g == 0:
         raise ValueError("g: expected a number > 0, got 0")
     return m.derive(np.power(a, np.float32(g)), f"gamma({g:g})")
@@ -226,9 +161,9 @@ def levels(m: ChangeMap, lo: float, hi: float) -> ChangeMap:
         >>> print(levels(ChangeMap(np.array([[0.0, 0.5, 1.0]])), 0.2, 0.6).values)
         [[0.2 0.4 0.6]]
     """
-    a = _values(m)
-    lo = _number(lo, "lo", 0.0, 1.0)
-    hi = _number(hi, "hi", 0.0, 1.0)
+    a = _inputs.map_values(m)
+    lo = _inputs.number(lo, "lo", 0.0, 1.0)
+    hi = _inputs.number(hi, "hi", 0.0, 1.0)
     if lo > hi:
         raise ValueError(f"lo: expected lo <= hi, got lo {lo:g} > hi {hi:g}")
     out = np.float32(lo) + np.float32(hi - lo) * a
@@ -252,8 +187,8 @@ def threshold(m: ChangeMap, t: float) -> ChangeMap:
         >>> threshold(ChangeMap(np.array([[0.2, 0.5, 0.9]])), 0.5).values.tolist()
         [[0.0, 1.0, 1.0]]
     """
-    a = _values(m)
-    t = _number(t, "t", 0.0, 1.0)
+    a = _inputs.map_values(m)
+    t = _inputs.number(t, "t", 0.0, 1.0)
     return m.derive(a >= np.float32(t), f"threshold({t:g})")
 
 
@@ -275,7 +210,7 @@ def quantize(m: ChangeMap, n: int) -> ChangeMap:
         >>> quantize(ChangeMap(np.array([[0.1, 0.3, 0.8]])), 3).values.tolist()
         [[0.0, 0.5, 1.0]]
     """
-    a = _values(m)
+    a = _inputs.map_values(m)
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"n: expected an integer, got {type(n).__name__}")
     if n < 2:
@@ -289,8 +224,8 @@ def _combine(maps: tuple[ChangeMap, ...], op: Callable[..., np.ndarray], name: s
     if not maps:
         raise ValueError(f"maps: {name}() needs at least one ChangeMap")
     names = [f"maps[{i}]" for i in range(len(maps))]
-    arrays = [_values(m, n) for m, n in zip(maps, names, strict=True)]
-    _same_shape(maps, names)
+    arrays = [_inputs.map_values(m, n) for m, n in zip(maps, names, strict=True)]
+    _inputs.same_shape(maps, names)
     if len(maps) == 1:
         return maps[0]
     others = ", ".join(m.provenance for m in maps[1:])
@@ -354,8 +289,8 @@ def subtract(a: ChangeMap, b: ChangeMap) -> ChangeMap:
         >>> subtract(ChangeMap(np.array([[1.0, 0.5]])), ChangeMap(np.array([[0.25, 1.0]]))).values.tolist()
         [[0.75, 0.0]]
     """
-    va, vb = _values(a, "a"), _values(b, "b")
-    _same_shape((a, b), ["a", "b"])
+    va, vb = _inputs.map_values(a, "a"), _inputs.map_values(b, "b")
+    _inputs.same_shape((a, b), ["a", "b"])
     return a.derive(np.clip(va - vb, 0, 1), f"subtract({b.provenance})")
 
 
@@ -377,9 +312,9 @@ def blend(a: ChangeMap, b: ChangeMap, t: float) -> ChangeMap:
         >>> blend(ChangeMap(np.zeros((1, 2))), ChangeMap(np.ones((1, 2))), 0.25).values.tolist()
         [[0.25, 0.25]]
     """
-    va, vb = _values(a, "a"), _values(b, "b")
-    _same_shape((a, b), ["a", "b"])
-    t = _number(t, "t", 0.0, 1.0)
+    va, vb = _inputs.map_values(a, "a"), _inputs.map_values(b, "b")
+    _inputs.same_shape((a, b), ["a", "b"])
+    t = _inputs.number(t, "t", 0.0, 1.0)
     out = np.float32(1 - t) * va + np.float32(t) * vb
     return a.derive(np.clip(out, 0, 1), f"blend({b.provenance}, {t:g})")
 
@@ -397,7 +332,7 @@ def invert(m: ChangeMap) -> ChangeMap:
         >>> invert(ChangeMap(np.array([[0.0, 0.25]]))).values.tolist()
         [[1.0, 0.75]]
     """
-    return m.derive(np.float32(1) - _values(m), "invert")
+    return m.derive(np.float32(1) - _inputs.map_values(m), "invert")
 
 
 def normalize(m: ChangeMap) -> ChangeMap:
@@ -413,7 +348,7 @@ def normalize(m: ChangeMap) -> ChangeMap:
         >>> print(normalize(ChangeMap(np.array([[0.25, 0.5, 0.75]]))).values)
         [[0.  0.5 1. ]]
     """
-    a = _values(m)
+    a = _inputs.map_values(m)
     lo, hi = float(a.min()), float(a.max())
     if hi <= lo:
         return m.derive(a, "normalize")
@@ -422,28 +357,6 @@ def normalize(m: ChangeMap) -> ChangeMap:
 
 
 # ------------------------------------------------------------------------------------------- resampling
-def _resize_axis(a: np.ndarray, new: int, axis: int) -> np.ndarray:
-    old = a.shape[axis]
-    if new == old:
-        return a
-    shape = [1, 1]
-    shape[axis] = -1  # weights broadcast along the resized axis
-    if new < old:
-        # Exact area averaging (cv2 INTER_AREA): output i averages the input span [i, i + 1) * old / new,
-        # read off a cumulative sum, which is piecewise linear between pixel edges.
-        x = a.astype(np.float64)
-        cum = np.cumsum(np.insert(x, 0, 0.0, axis=axis), axis=axis)
-        edges = np.arange(new + 1) * (old / new)
-        k = np.minimum(edges.astype(np.int64), old - 1)
-        integral = np.take(cum, k, axis) + (edges - k).reshape(shape) * np.take(x, k, axis)
-        return (np.diff(integral, axis=axis) * (new / old)).astype(np.float32)
-    # Bilinear with half-pixel centres, clamped at the edges (cv2 INTER_LINEAR).
-    src = np.clip((np.arange(new) + 0.5) * (old / new) - 0.5, 0, old - 1)
-    i0 = np.floor(src).astype(np.int64)
-    f = (src - i0).astype(np.float32).reshape(shape)
-    return np.take(a, i0, axis) * (1 - f) + np.take(a, np.minimum(i0 + 1, old - 1), axis) * f
-
-
 def resize(m: ChangeMap, size: tuple[int, int]) -> ChangeMap:
     """Resample to ``size = (W, H)``: area averaging on an axis that shrinks, bilinear on one that grows.
 
@@ -465,21 +378,9 @@ def resize(m: ChangeMap, size: tuple[int, int]) -> ChangeMap:
         >>> resize(ChangeMap(np.array([[0.0, 1.0], [1.0, 0.0]])), (1, 1)).values.tolist()
         [[0.5]]
     """
-    a = _values(m)
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) != 2
-        or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in size)
-    ):
-        raise TypeError(f"size: expected (width, height) integers, got {size!r}")
-    width, height = int(size[0]), int(size[1])
-    if width < 1 or height < 1:
-        raise ValueError(f"size: expected width and height >= 1, got {size!r}")
-    # Separable, each axis with its own filter; the two commute, so shrink first to touch fewer pixels.
-    if width / a.shape[1] <= height / a.shape[0]:
-        out = _resize_axis(_resize_axis(a, width, axis=1), height, axis=0)
-    else:
-        out = _resize_axis(_resize_axis(a, height, axis=0), width, axis=1)
+    a = _inputs.map_values(m)
+    width, height = _resample.check_size(size)
+    out = _resample.resize_array(a, width, height)
     return m.derive(np.clip(out, 0, 1), f"resize({width}x{height})")
 
 
