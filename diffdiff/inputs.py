@@ -105,8 +105,8 @@ def _one_map(change_map: Any) -> torch.Tensor:
             raise TypeError(
                 f"change_map: expected a PIL image, array, tensor or ChangeMap, got {type(change_map).__name__}"
             ) from error
-        if array.dtype == object:
-            raise TypeError(f"change_map: expected numeric data, got {type(change_map).__name__}")
+        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+            raise TypeError(f"change_map: expected numeric data, got {type(change_map).__name__} of {array.dtype}")
         if array.ndim == 3 and array.shape[-1] in (3, 4) and array.shape[0] != 1:
             # An RGB(A) map: its luminance (ITU-R 601-2, as PIL's "L" conversion reads it).
             scale = 255.0 if array.dtype == np.uint8 else 1.0

@@ -75,9 +75,10 @@ def noise_kind(scheduler) -> str:
     """
     if "FlowMatch" in type(scheduler).__name__ or getattr(scheduler.config, "use_flow_sigmas", False):
         return "flow"
-    sigmas = getattr(scheduler, "sigmas", None)
-    if isinstance(sigmas, torch.Tensor) and sigmas.numel() == len(scheduler.timesteps) + 1:
-        return "vp-sigma" if hasattr(scheduler, "_sigma_to_alpha_sigma_t") else "ve-sigma"
+    if hasattr(scheduler, "_sigma_to_alpha_sigma_t"):
+        return "vp-sigma"
+    if hasattr(scheduler, "sigmas"):
+        return "ve-sigma"
     if hasattr(scheduler, "alphas_cumprod"):
         return "alphas-cumprod"
     raise TypeError(f"scheduler: cannot re-noise with {type(scheduler).__name__}: no sigmas or alphas_cumprod")

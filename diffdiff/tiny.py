@@ -93,15 +93,18 @@ def _tiny_vae():
 def _sd_scheduler():
     from diffusers import PNDMScheduler
 
-    # The scheduler config Stable Diffusion 1.5 ships with.
-    return PNDMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        num_train_timesteps=1000,
-        set_alpha_to_one=False,
-        skip_prk_steps=True,
-        steps_offset=1,
+    # The scheduler config Stable Diffusion 1.5 ships with (clip_sample is kept for DDIM/DDPM built from it).
+    return PNDMScheduler.from_config(
+        {
+            "beta_start": 0.00085,
+            "beta_end": 0.012,
+            "beta_schedule": "scaled_linear",
+            "num_train_timesteps": 1000,
+            "set_alpha_to_one": False,
+            "skip_prk_steps": True,
+            "steps_offset": 1,
+            "clip_sample": False,
+        }
     )
 
 
