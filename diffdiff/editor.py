@@ -37,7 +37,8 @@ class DifferentialOutput:
             [0, 1] (``"pt"``), or the final latents ``(B, C, h, w)`` (``"latent"``). Output ``b * n + r``
             is the ``r``-th sample of image ``b`` (``n = num_images_per_prompt``).
         change: ``(B, 1, h, w)`` float32 map on the model grid (after area averaging), 1 = change fully.
-        steps_run: free steps of the map's maximum, ``k(max m)``: the denoising steps executed.
+        steps_run: denoising steps executed: ``k(max m)``, the free steps of the map's maximum (``N`` with
+            ``skip_idle_steps=False``).
         strength: the stock img2img strength those steps correspond to.
     """
 
@@ -182,6 +183,7 @@ class DifferentialEditor:
         invert_map: bool = False,
         *,
         refiner_start: float = 0.8,
+        skip_idle_steps: bool = True,
         callback_on_step_end: Any = None,
         **pipeline_kwargs: Any,
     ) -> DifferentialOutput:
@@ -203,6 +205,9 @@ class DifferentialEditor:
             preserve_unchanged: where the map is exactly 0, output pixels are the input pixels.
             invert_map: read the map in the paper's convention (white = keep).
             refiner_start: with a refiner, the fraction of the schedule after which it takes over.
+            skip_idle_steps: skip the first steps, where no pixel is free (the result is the same up to
+                float rounding for single-step schedulers). ``False`` runs all ``N`` steps, as the paper's
+                reference code does; kept for comparisons and benchmarks.
             callback_on_step_end: a user callback, called after the differential blend.
             **pipeline_kwargs: passed to the stock pipeline (``eta``, ``clip_skip``, ...).
 
@@ -239,7 +244,8 @@ class DifferentialEditor:
         change_latent = area_resample(change, family.latent_size(pipe, *size))
         k = free_steps(change_latent, n_steps, family.rounding)
         k_max = int(k.max())
-        strength = strength_for_steps(k_max, n_steps, family.rounding)
+        k_run = k_max if skip_idle_steps or k_max == 0 else n_steps
+        strength = strength_for_steps(k_run, n_steps, family.rounding)
         if k_max == 0 and output_type != "latent":
             # Nothing is free: the result is the input, and no model runs at all.
             return DifferentialOutput(to_output(pixels, output_type), change_latent, 0, 0.0)
@@ -250,7 +256,7 @@ class DifferentialEditor:
         eps = draw_like_pipeline(generator, family.noise_shape(x0), pipe._execution_device, x0.dtype)
         order = pipe.scheduler.order
         start = start_positions(k, n_steps, order).to(x0.device)
-        run_start = order * (n_steps - k_max)
+        run_start = order * (n_steps - k_run)
 
         final_type = "latent" if output_type == "latent" else "pt"
 
@@ -273,13 +279,13 @@ class DifferentialEditor:
             result = stage(self.refiner, x0, run_start, final_type)
 
         if output_type == "latent":
-            return DifferentialOutput(result, change_latent, k_max, strength)
+            return DifferentialOutput(result, change_latent, k_run, strength)
         edited = result.float().cpu()
         if tuple(edited.shape[-2:]) != (height, width):
             edited = F.interpolate(edited, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
         if preserve_unchanged:
             edited = torch.where(change == 0, pixels, edited)
-        return DifferentialOutput(to_output(edited, output_type), change_latent, k_max, strength)
+        return DifferentialOutput(to_output(edited, output_type), change_latent, k_run, strength)
 
     def _refiner_begin(self, n_steps: int, refiner_start: float) -> int:
         """Position in the global schedule where the refiner's loop begins (diffusers' own rule)."""

@@ -167,3 +167,23 @@ def test_adherence_on_a_gradient(editors, family, scheduler):
     map_columns = out.change.mean(dim=(0, 1, 2))
     rho = spearmanr(map_columns.numpy(), per_column.numpy()).statistic
     assert rho >= 0.9, f"Spearman {rho:.3f}"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("scheduler", ["euler", "ddim"])
+def test_skipping_idle_steps_changes_cost_not_result(editors, family, scheduler):
+    """Running all N steps as the reference code does gives the same edit at twice the cost here."""
+    editor = editors(family, scheduler)
+    image, change = make_image(seed=8), three_band_map() * 0.5
+    counter = CallCounter(editor.pipe.unet)
+    try:
+        skipped = editor(image, PROMPT, change, num_inference_steps=N_STEPS, generator=gen(9), output_type="latent")
+        calls_skipped, counter.count = counter.count, 0
+        full = editor(image, PROMPT, change, num_inference_steps=N_STEPS, generator=gen(9), output_type="latent",
+                      skip_idle_steps=False)
+        calls_full = counter.count
+    finally:
+        counter.close()
+    assert (skipped.steps_run, full.steps_run) == (N_STEPS // 2, N_STEPS)
+    assert calls_full == 2 * calls_skipped
+    torch.testing.assert_close(skipped.images, full.images, rtol=0, atol=1e-4)
