@@ -1,0 +1,46 @@
+"""Map generators: text (or clicks, or geometry) -> ChangeMap, looked up by name in one registry.
+
+>>> from automaps.generators import generate, list_generators
+>>> sorted(spec.name for spec in list_generators())[:4]
+['auto', 'clipseg', 'constant', 'depth']
+
+Built-in generators: ``clipseg``, ``grounded``, ``sam``, ``depth``, ``saliency``, ``auto``, and the model-free
+``constant``, ``gradient``, ``radial``, ``fan``, ``file``. Importing this package registers them without
+importing any model library (transformers, OpenCV load inside the generator functions).
+"""
+
+from __future__ import annotations
+
+# Built-in generators register themselves on import (their heavy imports are deferred to call time).
+from automaps.generators import auto, clipseg, depth, grounded, saliency, sam, synthetic  # noqa: F401
+from automaps.generators.loading import ModelNotAvailableError, cached, load, release
+from automaps.generators.registry import (
+    ENTRY_POINT_GROUP,
+    GeneratorSpec,
+    ParamSpec,
+    generate,
+    get_generator,
+    list_generators,
+    register,
+    register_generator,
+    validate_params,
+)
+
+# `diffedit` (|eps(target) - eps(source)| of the loaded diffusion model) registers here too, from the module
+# that owns the diffusion editor: it needs a loaded editor, which automaps never imports.
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "GeneratorSpec",
+    "ModelNotAvailableError",
+    "ParamSpec",
+    "cached",
+    "generate",
+    "get_generator",
+    "list_generators",
+    "load",
+    "register",
+    "register_generator",
+    "release",
+    "validate_params",
+]

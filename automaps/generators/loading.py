@@ -1,0 +1,192 @@
+"""Load (model, processor) pairs through ``from_pretrained``, cached, with one clear error when a model is missing.
+
+Every model generator loads through :func:`load`; nothing else in :mod:`automaps.generators` calls
+``from_pretrained``. A hub id or a local folder is accepted. Loaded pairs are cached per
+(class, id, revision, device, dtype) so that answering many phrases, or many images, loads a model once;
+:func:`release` drops them (call it before diffusion to free memory).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ModelNotAvailableError", "cached", "device_params", "load", "release", "resolve_dtype"]
+
+_TRUE = {"1", "on", "yes", "true"}
+
+# (model class, processor class, id or absolute folder, revision, device, dtype) -> (model, processor)
+_CACHE: dict[tuple[str, str, str, str | None, str, str], tuple[Any, Any]] = {}
+_LOCK = threading.Lock()
+
+
+class ModelNotAvailableError(OSError):
+    """A model is neither in a local folder nor in the Hugging Face cache, and cannot be fetched.
+
+    The message is one line naming the model id and the command that downloads it.
+    """
+
+
+def _offline() -> bool:
+    # Read the environment at call time: huggingface_hub reads HF_HUB_OFFLINE once, at import.
+    return any(os.environ.get(k, "").strip().lower() in _TRUE for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def _download_command(model_id: str, revision: str | None) -> str:
+    # huggingface_hub >= 1.0 ships `hf` and no longer `huggingface-cli`.
+    cli = "hf" if shutil.which("hf") or _hub_major() >= 1 else "huggingface-cli"
+    rev = f" --revision {revision}" if revision not in (None, "main") else ""
+    return f"{cli} download {model_id}{rev}"
+
+
+def _hub_major() -> int:
+    try:
+        import huggingface_hub
+
+        return int(huggingface_hub.__version__.split(".")[0])
+    except (ImportError, ValueError):  # pragma: no cover - huggingface_hub is a dependency
+        return 0
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith(("/", "./", "../", "~", "\\")) or (len(name) > 1 and name[1] == ":") or name.count("/") > 1
+
+
+def _not_available(model_id: str, revision: str | None, err: BaseException) -> ModelNotAvailableError:
+    if _looks_like_path(model_id):
+        return ModelNotAvailableError(f"model folder {model_id!r} does not exist or holds no loadable model")
+    if _offline():
+        where = "offline (HF_HUB_OFFLINE is set)"
+    else:
+        where = f"locally and could not be fetched ({type(err).__name__})"
+    return ModelNotAvailableError(
+        f"model {model_id!r} is not available {where}; download it with: {_download_command(model_id, revision)}"
+    )
+
+
+def resolve_dtype(dtype: Any) -> Any:
+    """Turn ``"float32"`` / ``"float16"`` / ``"bfloat16"`` (or a ``torch.dtype``) into a ``torch.dtype``."""
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    table = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
+             "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    try:
+        return table[str(dtype).removeprefix("torch.")]
+    except KeyError:
+        raise ValueError(f"dtype must be one of {sorted(table)} or a torch.dtype, got {dtype!r}") from None
+
+
+def load(
+    model_class: Any,
+    processor_class: Any,
+    id_or_folder: str | os.PathLike[str],
+    revision: str | None = "main",
+    device: str = "cpu",
+    dtype: Any = "float32",
+) -> tuple[Any, Any]:
+    """Load (or fetch from the cache) a model and its processor.
+
+    Args:
+        model_class: A ``transformers`` model class (``from_pretrained`` is called on it).
+        processor_class: Its processor / image-processor class (``AutoProcessor`` works).
+        id_or_folder: Hub id (``"CIDAS/clipseg-rd64-refined"``) or a local folder written by ``save_pretrained``.
+        revision: Hub branch, tag or commit; ignored for a local folder.
+        device: Torch device of the model (default CPU).
+        dtype: ``torch.dtype`` or its name (default float32).
+
+    Returns:
+        ``(model, processor)``; the model is in eval mode on ``device``. The same objects are returned for the
+        same arguments until :func:`release`.
+
+    Raises:
+        ModelNotAvailableError: The model is missing locally and cannot be fetched (``HF_HUB_OFFLINE=1``, no
+            network, unknown id); the message names the id and the download command.
+    """
+    folder = Path(os.path.expanduser(os.fspath(id_or_folder)))
+    is_folder = folder.is_dir()
+    name = str(folder.resolve()) if is_folder else os.fspath(id_or_folder)
+    rev = None if is_folder else revision
+    torch_dtype = resolve_dtype(dtype)
+    key = (_qualname(model_class), _qualname(processor_class), name, rev, str(device), str(torch_dtype))
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+
+    from huggingface_hub.errors import HfHubHTTPError, HFValidationError
+
+    common: dict[str, Any] = {"revision": rev, "trust_remote_code": False}
+    if _offline():
+        # Honoured here too because huggingface_hub froze HF_HUB_OFFLINE at import time.
+        common["local_files_only"] = True
+    # Prefer safetensors: required for hub ids (every default model ships them, and no pickle is ever
+    # downloaded); a local folder without them falls back to transformers' weights_only torch.load of .bin files.
+    safetensors = True if not is_folder or any(folder.glob("*.safetensors")) else None
+    try:
+        model = model_class.from_pretrained(name, dtype=torch_dtype, use_safetensors=safetensors, **common)
+        processor = processor_class.from_pretrained(name, **common)
+    except (OSError, HfHubHTTPError, HFValidationError) as err:
+        if is_folder:
+            raise  # a folder that exists but does not load is a real error, not a missing download
+        raise _not_available(name, rev, err) from err
+    model = model.to(device).eval()
+    with _LOCK:
+        # Another thread may have loaded the same model meanwhile: keep the first one.
+        return _CACHE.setdefault(key, (model, processor))
+
+
+def cached() -> list[tuple[str, str | None, str, str]]:
+    """The cached models as ``(id or folder, revision, device, dtype)`` tuples, in load order."""
+    with _LOCK:
+        return [k[2:] for k in _CACHE]
+
+
+def release(id: str | os.PathLike[str] | None = None) -> int:
+    """Drop cached models so their memory can be reclaimed (e.g. before running diffusion).
+
+    Args:
+        id: Drop only the models loaded from this hub id or folder; ``None`` drops all.
+
+    Returns:
+        How many cached (model, processor) pairs were dropped.
+    """
+    with _LOCK:
+        if id is None:
+            keys = list(_CACHE)
+        else:
+            wanted = {os.fspath(id)}
+            path = Path(os.path.expanduser(os.fspath(id)))
+            if path.is_dir():
+                wanted.add(str(path.resolve()))
+            keys = [k for k in _CACHE if k[2] in wanted]
+        for k in keys:
+            del _CACHE[k]
+    if keys:
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover - torch is a dependency
+            pass
+    return len(keys)
+
+
+def _qualname(cls: Any) -> str:
+    return f"{getattr(cls, '__module__', '')}.{getattr(cls, '__qualname__', repr(cls))}"
+
+
+def device_params() -> dict[str, Any]:
+    """The ``device`` / ``dtype`` parameters every model generator declares (CPU float32 by default)."""
+    from automaps.generators.registry import ParamSpec
+
+    return {
+        "device": ParamSpec("cpu", help="torch device of the model, e.g. 'cpu', 'cuda', 'cuda:1', 'mps'"),
+        "dtype": ParamSpec("float32", choices=("float32", "float16", "bfloat16"), help="weights' dtype"),
+    }
