@@ -1,0 +1,186 @@
+"""Overhead of the differential editor, measured side by side in one run.
+
+P1 = editor time / stock img2img time at equal executed steps (a map of maximum 0.5 vs strength 0.5).
+     Goal <= 1.02: the differential step costs nothing next to the model.
+P2 = time for a map whose maximum is 0.5 / time for the same map run over all N steps, as the paper's
+     reference implementation does (``skip_idle_steps=False``). Goal <= 0.55: cost follows the map.
+
+Both are printed end to end (VAE encode + denoising + decode) and for the denoising loop alone (first
+model call to last step), because the VAE's fixed cost dominates short schedules at 512 px on a CPU.
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/overhead.py               # tiny models + full-size SD-1.5 UNet
+    OMP_NUM_THREADS=1 python benchmarks/overhead.py --tiny-only   # seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+
+from diffdiff import DifferentialEditor
+
+
+@dataclass
+class Case:
+    """One row of the table: how to build the editor, and at which size and step count to run it."""
+
+    name: str
+    build: Callable[[], DifferentialEditor]
+    size: int
+    n_steps: int
+    repeats: int
+
+
+class LoopTimer:
+    """Wall time from the denoiser's first call to the last step's end (the denoising loop alone)."""
+
+    def __init__(self, denoiser: torch.nn.Module) -> None:
+        self.first: float | None = None
+        self.last = 0.0
+        self._handle = denoiser.register_forward_pre_hook(self._pre)
+
+    def _pre(self, module, args) -> None:
+        if self.first is None:
+            self.first = time.perf_counter()
+
+    def step_end(self, pipe, step_index, timestep, kwargs):
+        self.last = time.perf_counter()
+        return kwargs
+
+    def reset(self) -> None:
+        self.first, self.last = None, 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.last - (self.first or self.last)
+
+
+def tiny_editor(name: str) -> Callable[[], DifferentialEditor]:
+    def build() -> DifferentialEditor:
+        from diffdiff.tiny import build_tiny_pipeline
+
+        return DifferentialEditor.from_pipe(build_tiny_pipeline(name))
+
+    return build
+
+
+def full_size_sd15() -> DifferentialEditor:
+    """A Stable-Diffusion-1.5-shaped pipeline with random weights (860 M UNet, 84 M VAE, 123 M CLIP)."""
+    from diffusers import AutoencoderKL, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from diffdiff.tiny import _sd_scheduler, tiny_clip_tokenizer
+
+    torch.manual_seed(0)
+    tokenizer = tiny_clip_tokenizer()
+    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8,
+                                block_out_channels=(320, 640, 1280, 1280))
+    vae = AutoencoderKL(block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
+                        up_block_types=["UpDecoderBlock2D"] * 4, latent_channels=4, layers_per_block=2,
+                        sample_size=512)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        vocab_size=len(tokenizer), hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+        num_attention_heads=12, max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+    pipe = StableDiffusionImg2ImgPipeline(unet=unet.eval(), vae=vae.eval(), text_encoder=text_encoder.eval(),
+                                          tokenizer=tokenizer, scheduler=_sd_scheduler(), safety_checker=None,
+                                          feature_extractor=None, requires_safety_checker=False)
+    return DifferentialEditor.from_pipe(pipe)
+
+
+CASES: list[Case] = [
+    Case("sd (tiny)", tiny_editor("sd"), 64, 10, 5),
+    Case("sdxl (tiny)", tiny_editor("sdxl"), 64, 10, 5),
+]
+FULL_CASES: list[Case] = [
+    Case("sd-1.5 shape, 512 px", full_size_sd15, 512, 4, 1),
+]
+
+
+def half_map(size: int) -> torch.Tensor:
+    """Maximum 0.5 on the right half, a ramp 0 -> 0.5 on the left: every step count up to N/2 occurs."""
+    change = torch.full((size, size), 0.5)
+    change[:, : size // 2] = torch.linspace(0, 0.5, size // 2)
+    return change
+
+
+def measure(case: Case) -> dict[str, float]:
+    editor = case.build()
+    for stage in (editor.pipe, editor.refiner):
+        if stage is not None:
+            stage.set_progress_bar_config(disable=True)
+    denoiser = getattr(editor.pipe, "unet", None) or editor.pipe.transformer
+    timer = LoopTimer(denoiser)
+    image = torch.rand(1, 3, case.size, case.size, generator=torch.Generator().manual_seed(0))
+    change, prompt = half_map(case.size), "a photo of a mountain lake"
+
+    def run(kind: str) -> tuple[float, float]:
+        timer.reset()
+        generator = torch.Generator().manual_seed(1)
+        start = time.perf_counter()
+        if kind == "stock":
+            editor.pipe(prompt, image=image, strength=0.5, num_inference_steps=case.n_steps, generator=generator,
+                        output_type="pt", callback_on_step_end=timer.step_end)
+        else:
+            editor(image, prompt, change, num_inference_steps=case.n_steps, generator=generator, output_type="pt",
+                   skip_idle_steps=(kind == "editor"), callback_on_step_end=timer.step_end)
+        return time.perf_counter() - start, timer.seconds
+
+    kinds = ("stock", "editor", "reference")
+    if case.repeats > 1:
+        for kind in kinds:  # warm-up
+            run(kind)
+    times: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
+    for _ in range(case.repeats):
+        for kind in kinds:  # interleaved, so drifts in machine speed hit all three alike
+            times[kind].append(run(kind))
+    total = {kind: statistics.median(t for t, _ in times[kind]) for kind in kinds}
+    loop = {kind: statistics.median(t for _, t in times[kind]) for kind in kinds}
+    return {
+        "P1": total["editor"] / total["stock"],
+        "P1 loop": loop["editor"] / loop["stock"],
+        "P2": total["editor"] / total["reference"],
+        "P2 loop": loop["editor"] / loop["reference"],
+        "stock s": total["stock"],
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tiny-only", action="store_true", help="skip the full-size 512 px model")
+    parser.add_argument("--full-steps", type=int, default=4, help="N for the full-size model (default 4)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    from diffusers.utils import logging as diffusers_logging
+
+    diffusers_logging.set_verbosity_error()  # stock SDXL re-casts its VAE every call and warns each time
+    cases = list(CASES)
+    if not args.tiny_only:
+        cases += [Case(c.name, c.build, c.size, args.full_steps, c.repeats) for c in FULL_CASES]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); map maximum 0.5; goals P1 <= 1.02, "
+          "P2 <= 0.55")
+    header = f"{'case':24} {'N':>3} {'P1':>6} {'P1 loop':>8} {'P2':>6} {'P2 loop':>8} {'stock s':>8}"
+    print(header)
+    print("-" * len(header))
+    for case in cases:
+        row = measure(case)
+        print(f"{case.name:24} {case.n_steps:>3} {row['P1']:>6.3f} {row['P1 loop']:>8.3f} {row['P2']:>6.3f} "
+              f"{row['P2 loop']:>8.3f} {row['stock s']:>8.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""``python -m diffdiff IMAGE PROMPT --map MAP -o OUT``: one differential edit from the command line.
+
+Exit codes: 0 ok, 2 bad input, 3 missing model. Errors are one line unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m diffdiff", description=__doc__.splitlines()[0])
+    parser.add_argument("image", type=Path, help="input image")
+    parser.add_argument("prompt", help="target prompt")
+    parser.add_argument("--map", dest="change_map", type=Path, required=True,
+                        help="change map image: white = change fully, black = keep")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="output image path")
+    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"hub id or local folder (default {DEFAULT_MODEL})")
+    parser.add_argument("--steps", type=int, default=30, help="inference steps N (default 30)")
+    parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scheduler", default=None, help="euler, ddim, dpm++2m, heun, pndm, ... (default: model's)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
+    parser.add_argument("--invert-map", action="store_true", help="the map uses the paper's white = keep")
+    parser.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    return parser
+
+
+def _save_atomically(image, path: Path) -> None:
+    # A temporary file in the same folder, then a rename: an interrupted run leaves no half-written file.
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(handle)
+    try:
+        image.save(temporary)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> None:
+    """Load, edit, save (raises on any problem; :func:`main` turns errors into exit codes)."""
+    import torch
+    from PIL import Image
+
+    from diffdiff import DifferentialEditor
+
+    for name, path in (("image", args.image), ("map", args.change_map)):
+        if not path.is_file():
+            raise FileNotFoundError(f"{name}: no such file: {path}")
+    if not args.output.parent.is_dir():
+        raise FileNotFoundError(f"output: folder does not exist: {args.output.parent}")
+    if args.output.resolve() == args.image.resolve() and not args.overwrite:
+        raise ValueError("output: refusing to overwrite the input image (pass --overwrite)")
+    image = Image.open(args.image).convert("RGB")
+    change_map = Image.open(args.change_map)
+    editor = DifferentialEditor.from_pretrained(args.model, device=args.device, scheduler=args.scheduler)
+    out = editor(image, args.prompt, change_map, num_inference_steps=args.steps, guidance_scale=args.guidance,
+                 generator=torch.Generator().manual_seed(args.seed), invert_map=args.invert_map)
+    _save_atomically(out.images[0], args.output)
+    print(f"wrote {args.output} ({out.steps_run} of {args.steps} steps ran)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    from diffdiff.errors import ModelNotAvailableError
+
+    args = _parser().parse_args(argv)
+    try:
+        run(args)
+    except ModelNotAvailableError as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    except (OSError, ValueError, TypeError) as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
