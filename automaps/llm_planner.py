@@ -103,7 +103,7 @@ def _load(model: str, device: str, trust_remote_code: bool) -> tuple[Any, Any]:
     except OSError as err:
         hint = " (HF_HUB_OFFLINE is set: only the local cache is read)" if _offline() else ""
         raise OSError(f"LLMPlanner: cannot load the model {model!r}{hint}. Pass a local folder, or fetch it "
-                      f"first with `huggingface-cli download {model}`.") from err
+                      f"first with `hf download {model}`.") from err
     return tokenizer, lm.eval().to(device)
 
 

@@ -11,6 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+# transformers prints notices (torchvision fallbacks) on import; a CLI's stderr is for our one-line errors.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
 DEFAULT_MODEL = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 
 

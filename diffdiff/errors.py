@@ -17,7 +17,7 @@ class ModelNotAvailableError(OSError):
         self.model_id = model_id
         super().__init__(
             f"model {model_id!r} is not available: {reason}; "
-            f"download it with: huggingface-cli download {model_id}  (or pass a local folder)"
+            f"download it with: hf download {model_id}  (or pass a local folder)"
         )
 
 

@@ -40,3 +40,17 @@ def editors(tiny_folders):
         return cache[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def map_models(tmp_path_factory):
+    """``edit(map_models=...)`` folders of tiny random CLIPSeg, Grounding DINO, SAM and Depth Anything."""
+    from automaps import tiny
+
+    root = tmp_path_factory.mktemp("tiny-map-models")
+    return {
+        "clipseg": str(tiny.save_tiny_clipseg(root / "clipseg")),
+        "detector": str(tiny.save_tiny_grounding_dino(root / "detector")),
+        "segmenter": str(tiny.save_tiny_sam(root / "segmenter")),
+        "depth": str(tiny.save_tiny_depth_anything(root / "depth")),
+    }

@@ -45,7 +45,7 @@ def test_edit_writes_an_image_of_the_input_size(files, tiny_folders):
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
-        (["--model", "automaps-test/missing"], 3, "huggingface-cli download automaps-test/missing"),
+        (["--model", "automaps-test/missing"], 3, "hf download automaps-test/missing"),
         (["--map", "nope.png"], 2, "map: no such file"),
         (["-o", "missing-folder/out.png"], 2, "output: folder does not exist"),
         (["-o", "photo.png"], 2, "refusing to overwrite"),

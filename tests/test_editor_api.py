@@ -67,7 +67,7 @@ def test_missing_model_offline_names_it_without_network(monkeypatch):
     with pytest.raises(ModelNotAvailableError) as info:
         DifferentialEditor.from_pretrained(model_id, device="cpu")
     message = str(info.value)
-    assert model_id in message and "huggingface-cli download" in message
+    assert model_id in message and "hf download" in message
     assert "\n" not in message
 
 

@@ -1,0 +1,230 @@
+"""The ``automaps`` command line: ``edit``, ``plan``, ``map`` and ``models``.
+
+Exit codes: 0 ok, 2 bad input, 3 missing model. Errors are one line on stderr, no traceback, unless
+``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+# transformers prints notices (torchvision fallbacks) on import; a CLI's stderr is for our one-line errors.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+from typing import Any
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_MISSING_MODEL = 0, 2, 3
+
+
+class UsageError(ValueError):
+    """A command-line argument that cannot be used (exit code 2)."""
+
+
+def _key_values(pairs: list[str] | None, option: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name or not value:
+            raise UsageError(f"{option}: expected NAME=ID_OR_FOLDER, got {pair!r}")
+        result[name] = value
+    return result
+
+
+def _check_output(path: Path, inputs: list[Path], overwrite: bool, option: str = "output") -> None:
+    if not path.parent.is_dir():
+        raise UsageError(f"{option}: folder does not exist: {path.parent}")
+    if not overwrite and any(path.resolve() == p.resolve() for p in inputs):
+        raise UsageError(f"{option}: refusing to overwrite an input file (pass --overwrite)")
+
+
+def _save_image(image, path: Path) -> None:
+    from automaps.io import atomic_write
+
+    with atomic_write(path, name="output") as handle:
+        image.save(handle, format=_format_of(path))
+
+
+def _format_of(path: Path) -> str:
+    from PIL import Image
+
+    extension = path.suffix.lower()
+    formats = Image.registered_extensions()
+    if extension not in formats:
+        raise UsageError(f"output: unknown image extension {extension!r} (use .png, .jpg, .webp, ...)")
+    return formats[extension]
+
+
+# -- commands ------------------------------------------------------------------------------------------
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    from automaps.planner import plan
+
+    print(json.dumps(plan(args.instruction).to_dict(), indent=2, ensure_ascii=False))
+
+
+def cmd_edit(args: argparse.Namespace) -> None:
+    from pipelines.edit import edit
+
+    inputs = [args.image] + ([args.map] if args.map else [])
+    for output, option in ((args.output, "output"), (args.save_map, "--save-map"), (args.preview, "--preview")):
+        if output is not None:
+            _check_output(output, inputs, args.overwrite, option)
+            _format_of(output)
+    if args.map is not None and args.region is not None:
+        raise UsageError("--map and --region: give one of them")
+    if args.map is not None and not args.map.is_file():
+        raise UsageError(f"--map: no such file: {args.map}")
+    result = edit(
+        args.image, args.instruction, model=args.model, change_map=args.map, region=args.region,
+        strength=args.strength, prompt=args.prompt, seed=args.seed, steps=args.steps, guidance_scale=args.guidance,
+        map_models=_key_values(args.map_model, "--map-model"), crop=args.crop, scheduler=args.scheduler,
+        device=args.device, progress=not args.quiet,
+    )
+    _save_image(result.image, args.output)
+    if args.save_map is not None:
+        result.change_map.save(args.save_map)
+    if args.preview is not None:
+        _save_image(result.change_map.overlay(result.source), args.preview)
+    if not args.quiet:
+        print(f"wrote {args.output}: {result.plan.kind} edit, map {result.change_map.provenance!s}, "
+              f"seed {result.seed}, {result.timings['total']:.1f} s", file=sys.stderr)
+
+
+def cmd_map(args: argparse.Namespace) -> None:
+    from PIL import Image
+
+    from automaps import ops
+    from automaps.generators import generate
+
+    _check_output(args.output, [args.image], args.overwrite)
+    if args.preview is not None:
+        _check_output(args.preview, [args.image], args.overwrite, "--preview")
+    if not args.image.is_file():
+        raise UsageError(f"image: no such file: {args.image}")
+    with Image.open(args.image) as opened:
+        image = opened.convert("RGB")
+    models = _key_values(args.map_model, "--map-model")
+    params: dict[str, Any] = {}
+    if args.source in ("clipseg", "auto"):
+        params["model"] = models.get("clipseg")
+    if args.source in ("grounded", "auto"):
+        params.update(detector=models.get("detector"), segmenter=models.get("segmenter"))
+    if args.source == "depth":
+        params["model"] = models.get("depth")
+    params = {key: value for key, value in params.items() if value is not None}
+    change = generate(image, args.phrase, source=args.source, **params)
+    if args.grow:
+        change = ops.grow(change, args.grow)
+    if args.feather:
+        change = ops.feather(change, args.feather)
+    if args.invert:
+        change = ops.invert(change)
+    change.save(args.output)
+    if args.preview is not None:
+        _save_image(change.overlay(image), args.preview)
+    print(f"wrote {args.output}: {change.provenance}", file=sys.stderr)
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from automaps.generators import list_generators
+    from pipelines.models import MODEL_ALIASES
+
+    rows = [("diffusion", alias, model_id) for alias, model_id in MODEL_ALIASES.items()]
+    rows += [("map", spec.name, spec.default_model) for spec in list_generators() if spec.default_model]
+    rows += [("map", "grounded:segmenter", "facebook/sam-vit-base")]
+    print(f"{'kind':10} {'name':20} {'model':48} {'cached':7} download")
+    for kind, name, model_id in rows:
+        cached = "yes" if _is_cached(model_id) else "no"
+        print(f"{kind:10} {name:20} {model_id:48} {cached:7} hf download {model_id}")
+
+
+def _is_cached(model_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return any(isinstance(try_to_load_from_cache(model_id, name), str)
+               for name in ("model_index.json", "config.json"))
+
+
+# -- parser ----------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="automaps", description="Text-driven, per-pixel-strength image editing.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    edit = commands.add_parser("edit", help="edit an image as an instruction says")
+    edit.add_argument("image", type=Path)
+    edit.add_argument("instruction")
+    edit.add_argument("-o", "--output", type=Path, required=True)
+    edit.add_argument("--model", default="sd15", help="sd15, sdxl, a hub id or a local folder (default sd15)")
+    edit.add_argument("--map", type=Path, help="explicit change map (white = change fully)")
+    edit.add_argument("--region", help="explicit phrase to segment instead of the planner's region")
+    edit.add_argument("--strength", type=float, help="maximum change in [0, 1]")
+    edit.add_argument("--prompt", help="target prompt instead of the planner's")
+    edit.add_argument("--steps", type=int, default=30)
+    edit.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
+    edit.add_argument("--seed", type=int)
+    edit.add_argument("--scheduler", help="euler, ddim, dpm++2m, heun, pndm, ... (default: the model's)")
+    edit.add_argument("--device", help="cpu, cuda, mps (default: best available)")
+    edit.add_argument("--save-map", type=Path, help="also write the change map here")
+    edit.add_argument("--preview", type=Path, help="also write the map tinted over the image here")
+    edit.add_argument("--crop", choices=("auto", "off"), default="auto")
+    edit.add_argument("--map-model", action="append", metavar="NAME=ID_OR_FOLDER",
+                      help="clipseg, detector, segmenter or depth model (repeatable)")
+    edit.add_argument("--overwrite", action="store_true", help="allow writing over an input file")
+    edit.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    edit.set_defaults(run=cmd_edit)
+
+    plan = commands.add_parser("plan", help="print the edit plan of an instruction as JSON (no model)")
+    plan.add_argument("instruction")
+    plan.set_defaults(run=cmd_plan)
+
+    make_map = commands.add_parser("map", help="make a change map for a phrase")
+    make_map.add_argument("image", type=Path)
+    make_map.add_argument("phrase", nargs="?")
+    make_map.add_argument("-o", "--output", type=Path, required=True)
+    make_map.add_argument("--source", default="auto",
+                          choices=("auto", "clipseg", "grounded", "depth", "saliency", "constant", "gradient",
+                                   "radial", "fan"))
+    make_map.add_argument("--grow", type=int, default=0, help="grow by N pixels")
+    make_map.add_argument("--feather", type=float, default=0.0, help="Gaussian feather sigma in pixels")
+    make_map.add_argument("--invert", action="store_true", help="1 - map")
+    make_map.add_argument("--preview", type=Path, help="also write the map tinted over the image here")
+    make_map.add_argument("--map-model", action="append", metavar="NAME=ID_OR_FOLDER")
+    make_map.add_argument("--overwrite", action="store_true")
+    make_map.set_defaults(run=cmd_map)
+
+    models = commands.add_parser("models", help="default model ids, whether each is cached, how to download")
+    models.set_defaults(run=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from automaps.generators import ModelNotAvailableError as MapModelMissing
+    from diffdiff.errors import ModelNotAvailableError as DiffusionModelMissing
+
+    try:
+        args.run(args)
+    except (MapModelMissing, DiffusionModelMissing) as error:
+        if args.debug:
+            raise
+        print(f"error: {error}".splitlines()[0], file=sys.stderr)
+        return EXIT_MISSING_MODEL
+    except (OSError, ValueError, TypeError) as error:
+        if args.debug:
+            raise
+        print(f"error: {error}".splitlines()[0], file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())

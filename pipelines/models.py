@@ -1,0 +1,54 @@
+"""Which diffusion model an edit uses: short aliases, and a cache of loaded editors."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["MODEL_ALIASES", "load_editor", "release_editors"]
+
+MODEL_ALIASES: dict[str, str] = {
+    "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "sd2": "stabilityai/stable-diffusion-2-1",
+    "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
+}
+"""Short names accepted by ``edit(model=...)`` and ``automaps edit --model``."""
+
+_EDITORS: dict[tuple[str, str | None, str | None, str | None], Any] = {}
+
+
+def load_editor(model: Any = "sd15", device: str | None = None, torch_dtype: Any = None, scheduler: Any = None):
+    """Resolve ``model`` to a ``DifferentialEditor``, loading lazily and caching by (id, device, dtype, scheduler).
+
+    Args:
+        model: an alias from :data:`MODEL_ALIASES`, a hub id, a local folder, a ``DifferentialEditor``, or
+            a loaded diffusers pipeline.
+        device: torch device for a model loaded here (``None`` = best available).
+        torch_dtype: dtype for a model loaded here (``None`` = float32).
+        scheduler: scheduler name or object for a model loaded here.
+
+    Returns:
+        ``(editor, name)``: the editor and a printable model name.
+    """
+    from diffdiff import DifferentialEditor
+
+    if isinstance(model, DifferentialEditor):
+        return model, getattr(model.pipe, "name_or_path", None) or model.family
+    if hasattr(model, "components") and hasattr(model, "scheduler"):  # a diffusers pipeline
+        return DifferentialEditor.from_pipe(model, scheduler=scheduler), getattr(model, "name_or_path", "pipeline")
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError(
+            f"model: expected an alias, hub id, folder, DifferentialEditor or pipeline, got {type(model).__name__}"
+        )
+    name = MODEL_ALIASES.get(str(model), str(model))
+    key = (name, None if device is None else str(device), None if torch_dtype is None else str(torch_dtype),
+           None if scheduler is None else str(scheduler))
+    if key not in _EDITORS:
+        _EDITORS[key] = DifferentialEditor.from_pretrained(name, torch_dtype=torch_dtype, device=device,
+                                                           scheduler=scheduler)
+    return _EDITORS[key], name
+
+
+def release_editors() -> None:
+    """Drop every cached editor (frees its memory once no one else holds it)."""
+    _EDITORS.clear()
