@@ -122,6 +122,7 @@ def gerund(word: str) -> str:
     or "" when the word reads as something else (an adjective, a preposition, a name, an -ing form)."""
     w = word.lower()
     if (w in lex.DETS | lex.PREPS | lex.COPULA | lex.LOOK | lex.WITH_VERBS.keys() | {"made", "dressed"}
+            | lex.SEASON | lex.TIME | lex.PLACES
             or not w.isalpha() or word[:1].isupper() or is_adjective(w) or w.endswith(("ing", "ed"))
             or (w.endswith("s") and not w.endswith("ss"))):
         return ""

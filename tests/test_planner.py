@@ -368,3 +368,10 @@ def test_llm_planner_offline_missing_model_is_a_clear_error(monkeypatch) -> None
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(OSError, match="no-such-org/no-such-model"):
         LLMPlanner("no-such-org/no-such-model", device="cpu")("make the car red")
+
+
+@pytest.mark.parametrize(("instruction", "word"), [("make it winter", "in winter"), ("make it night", "at night"),
+                                                   ("make it summer", "in summer")])
+def test_season_and_time_nouns_are_not_verbs(instruction, word):
+    result = plan(instruction)
+    assert result.kind == "global" and word in result.prompt and "ing" not in result.prompt.split()[-1]
