@@ -28,6 +28,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
 
@@ -79,27 +80,10 @@ def tiny_editor(name: str) -> Callable[[], DifferentialEditor]:
 
 
 def full_size_sd15() -> DifferentialEditor:
-    """A Stable-Diffusion-1.5-shaped pipeline with random weights (860 M UNet, 84 M VAE, 123 M CLIP)."""
-    from diffusers import AutoencoderKL, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
+    """A Stable-Diffusion-1.5-shaped pipeline with random weights (see ``benchmarks/_models.py``)."""
+    from _models import full_size_sd15_pipeline
 
-    from diffdiff.tiny import _sd_scheduler, tiny_clip_tokenizer
-
-    torch.manual_seed(0)
-    tokenizer = tiny_clip_tokenizer()
-    unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8,
-                                block_out_channels=(320, 640, 1280, 1280))
-    vae = AutoencoderKL(block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
-                        up_block_types=["UpDecoderBlock2D"] * 4, latent_channels=4, layers_per_block=2,
-                        sample_size=512)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        vocab_size=len(tokenizer), hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
-        num_attention_heads=12, max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
-    pipe = StableDiffusionImg2ImgPipeline(unet=unet.eval(), vae=vae.eval(), text_encoder=text_encoder.eval(),
-                                          tokenizer=tokenizer, scheduler=_sd_scheduler(), safety_checker=None,
-                                          feature_extractor=None, requires_safety_checker=False)
-    return DifferentialEditor.from_pipe(pipe)
+    return DifferentialEditor.from_pipe(full_size_sd15_pipeline())
 
 
 CASES: list[Case] = [
