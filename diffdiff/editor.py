@@ -287,6 +287,13 @@ class DifferentialEditor:
             edited = torch.where(change == 0, pixels, edited)
         return DifferentialOutput(to_output(edited, output_type), change_latent, k_run, strength)
 
+    def predict_noise(self, image: Any, prompts: list[str], **probe: Any) -> torch.Tensor:
+        """The model's noise prediction per prompt at one timestep (for DiffEdit maps); see
+        :func:`diffdiff.probe.predict_noise` for the arguments. Returns ``(len(prompts), n_draws, ...)``."""
+        from diffdiff.probe import predict_noise
+
+        return predict_noise(self, image, prompts, **probe)
+
     def _refiner_begin(self, n_steps: int, refiner_start: float) -> int:
         """Position in the global schedule where the refiner's loop begins (diffusers' own rule)."""
         scheduler = copy.deepcopy(self.refiner.scheduler)

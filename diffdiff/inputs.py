@@ -136,7 +136,8 @@ def map_batch(change_map: Any, batch: int, size: tuple[int, int], invert: bool =
     Args:
         change_map: a PIL image ("L" or any mode), numpy ``(H, W)`` float in [0, 1] (uint8 is read as
             /255, bool as 0/1), torch ``(H, W)`` / ``(1, H, W)`` / ``(B, 1, H, W)``, any object with
-            ``__array__`` (an ``automaps.ChangeMap``), or a list of those, one per image.
+            ``__array__`` (an ``automaps.ChangeMap``), a number (a uniform map), or a list of maps, one
+            per image.
             1 = change fully, 0 = keep.
         batch: number of images; a single map is shared by all of them.
         size: ``(H, W)`` of the images; maps of another size are resampled (with a warning when the
@@ -150,6 +151,9 @@ def map_batch(change_map: Any, batch: int, size: tuple[int, int], invert: bool =
         TypeError: for an unsupported type or dtype.
         ValueError: for NaN/Inf, values outside [0, 1], wrong dimensions or a batch mismatch.
     """
+    if isinstance(change_map, (int, float)) and not isinstance(change_map, bool):
+        # A number is a uniform map: plain img2img at that strength.
+        change_map = torch.full(size, float(change_map))
     if isinstance(change_map, (list, tuple)) and len(change_map) > 0 and not np.isscalar(change_map[0]):
         maps = [map_batch(item, 1, size, invert) for item in change_map]
         tensor = torch.cat(maps)

@@ -4,15 +4,15 @@
 >>> sorted(spec.name for spec in list_generators())[:4]
 ['auto', 'clipseg', 'constant', 'depth']
 
-Built-in generators: ``clipseg``, ``grounded``, ``sam``, ``depth``, ``saliency``, ``auto``, and the model-free
-``constant``, ``gradient``, ``radial``, ``fan``, ``file``. Importing this package registers them without
+Built-in generators: ``clipseg``, ``grounded``, ``sam``, ``depth``, ``saliency``, ``auto``, ``diffedit``, and
+the model-free ``constant``, ``gradient``, ``radial``, ``fan``, ``file``. Importing this package registers them without
 importing any model library (transformers, OpenCV load inside the generator functions).
 """
 
 from __future__ import annotations
 
 # Built-in generators register themselves on import (their heavy imports are deferred to call time).
-from automaps.generators import auto, clipseg, depth, grounded, saliency, sam, synthetic  # noqa: F401
+from automaps.generators import auto, clipseg, depth, diffedit, grounded, saliency, sam, synthetic  # noqa: F401
 from automaps.generators.loading import ModelNotAvailableError, cached, load, release
 from automaps.generators.registry import (
     ENTRY_POINT_GROUP,
@@ -26,8 +26,8 @@ from automaps.generators.registry import (
     validate_params,
 )
 
-# `diffedit` (|eps(target) - eps(source)| of the loaded diffusion model) registers here too, from the module
-# that owns the diffusion editor: it needs a loaded editor, which automaps never imports.
+# `diffedit` (|eps(target) - eps(source)| of the loaded diffusion model) takes the loaded editor as `editor=`:
+# automaps never imports the editor's package.
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -1,0 +1,89 @@
+"""Noise predictions of a loaded model at one timestep, for DiffEdit-style maps (Couairon et al., 2022).
+
+Written once for every family: the editor runs its own stock pipeline with a uniform map (exactly img2img at
+``strength``), a forward hook on the denoiser records its first prediction, and a step callback interrupts
+the loop right after it. The same generator seed gives the same noisy input for every prompt, so
+differences between prompts come from the text alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+__all__ = ["predict_noise"]
+
+
+def _denoiser(pipe) -> torch.nn.Module:
+    for name in ("unet", "transformer"):
+        module = getattr(pipe, name, None)
+        if isinstance(module, torch.nn.Module):
+            return module
+    raise TypeError(f"editor: {type(pipe).__name__} has no unet or transformer to probe")
+
+
+def predict_noise(
+    editor,
+    image: Any,
+    prompts: list[str],
+    *,
+    strength: float = 0.5,
+    num_inference_steps: int = 10,
+    n_draws: int = 4,
+    seed: int = 0,
+    guidance_scale: float | None = None,
+) -> torch.Tensor:
+    """The model's conditional noise prediction for each prompt and noise draw, at the first step of img2img
+    at ``strength``.
+
+    Args:
+        editor: a ``DifferentialEditor``.
+        image: one image (any form the editor takes).
+        prompts: texts to condition on (e.g. ``[target, source]``).
+        strength: how noisy the probe is (DiffEdit uses about 0.5).
+        num_inference_steps: the schedule the timestep is taken from.
+        n_draws: noise draws (seeds ``seed .. seed + n_draws - 1``), shared by all prompts.
+        seed: first seed.
+        guidance_scale: ``None`` keeps the pipeline's default (it decides whether an unconditional branch runs).
+
+    Returns:
+        float32 ``(len(prompts), n_draws, *prediction_shape)`` on the CPU: the denoiser's output for the
+        conditional branch (packed sequences for Flux, as the transformer returns them).
+    """
+    if not 0.0 < strength <= 1.0:
+        raise ValueError(f"strength: expected a float in (0, 1], got {strength!r}")
+    if n_draws < 1:
+        raise ValueError(f"n_draws: expected >= 1, got {n_draws!r}")
+    denoiser = _denoiser(editor.pipe)
+    captured: list[torch.Tensor] = []
+
+    def grab(module, args, output) -> None:
+        if not captured:
+            captured.append((output[0] if isinstance(output, tuple) else output.sample).detach())
+
+    def stop(pipe, step_index, timestep, callback_kwargs):
+        pipe._interrupt = True  # diffusers' own interruption flag: the remaining steps are skipped
+        return callback_kwargs
+
+    handle = denoiser.register_forward_hook(grab)
+    predictions = []
+    try:
+        for prompt in prompts:
+            draws = []
+            for draw in range(n_draws):
+                captured.clear()
+                with torch.no_grad():
+                    probe = editor(image, prompt, float(strength),
+                                   num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
+                                   generator=torch.Generator().manual_seed(seed + draw), output_type="latent",
+                                   callback_on_step_end=stop)
+                output = captured[0]
+                batch = probe.images.shape[0]
+                # With classifier-free guidance the denoiser saw [unconditional, conditional].
+                draws.append(output[-batch:].float().cpu())
+            predictions.append(torch.cat(draws))
+    finally:
+        handle.remove()
+        editor.pipe._interrupt = False
+    return torch.stack(predictions)
