@@ -115,6 +115,10 @@ def cmd_map(args: argparse.Namespace) -> None:
         params.update(detector=models.get("detector"), segmenter=models.get("segmenter"))
     if args.source == "depth":
         params["model"] = models.get("depth")
+    if args.source == "diffedit":
+        from pipelines.models import load_editor
+
+        params.update(editor=load_editor(args.model, device=args.device)[0], source_prompt=args.source_prompt)
     params = {key: value for key, value in params.items() if value is not None}
     change = generate(image, args.phrase, source=args.source, **params)
     if args.grow:
@@ -189,8 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     make_map.add_argument("phrase", nargs="?")
     make_map.add_argument("-o", "--output", type=Path, required=True)
     make_map.add_argument("--source", default="auto",
-                          choices=("auto", "clipseg", "grounded", "depth", "saliency", "constant", "gradient",
-                                   "radial", "fan"))
+                          choices=("auto", "clipseg", "grounded", "depth", "saliency", "diffedit", "constant",
+                                   "gradient", "radial", "fan"))
+    make_map.add_argument("--model", default="sd15", help="diffedit: the diffusion model (alias, hub id or folder)")
+    make_map.add_argument("--source-prompt", default="", help="diffedit: text describing the image as it is")
+    make_map.add_argument("--device", help="diffedit: cpu, cuda, mps (default: best available)")
     make_map.add_argument("--grow", type=int, default=0, help="grow by N pixels")
     make_map.add_argument("--feather", type=float, default=0.0, help="Gaussian feather sigma in pixels")
     make_map.add_argument("--invert", action="store_true", help="1 - map")

@@ -63,6 +63,14 @@ def test_map_command(photo, map_models):
     assert Image.open(out).size == (72, 48)
 
 
+def test_map_command_diffedit_uses_the_diffusion_model(photo, tiny_folders):
+    out = photo.parent / "diffedit.png"
+    result = automaps("map", str(photo), "a tiger", "-o", str(out), "--source", "diffedit", "--model",
+                      str(tiny_folders["sd"]), "--source-prompt", "a cat")
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out).size == (72, 48) and "diffedit('a tiger' vs 'a cat'" in result.stderr
+
+
 def test_models_command_lists_ids_and_download_commands():
     result = automaps("models")
     assert result.returncode == 0, result.stderr
