@@ -1,4 +1,5 @@
-"""The ``automaps`` command line: ``edit``, ``plan``, ``map`` and ``models``.
+"""The ``automaps`` command line: ``edit``, ``plan``, ``map``, ``models``, and the paper's tools ``fan``, ``inpaint``
+and ``evaluate`` (in :mod:`pipelines.cli_tools`).
 
 Exit codes: 0 ok, 2 bad input, 3 missing model. Errors are one line on stderr, no traceback, unless
 ``--debug``.
@@ -208,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="default model ids, whether each is cached, how to download")
     models.set_defaults(run=cmd_models)
+
+    from pipelines.cli_tools import add_tool_commands  # here, not at the top: cli_tools imports this module
+
+    add_tool_commands(commands)
     return parser
 
 
