@@ -2,11 +2,12 @@
 
 One call encodes the original once, draws the run's one noise tensor, and runs the stock pipeline at
 the strength of the map's maximum with :class:`~diffdiff.hook.DifferentialStep` as its step callback.
+The flow is :mod:`diffdiff.stages`; each family's adapter (:mod:`diffdiff.families`) supplies the rest,
+and multi-stage families (SDXL + refiner, DeepFloyd IF) chain their stages in their own ``edit``.
 """
 
 from __future__ import annotations
 
-import copy
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -14,18 +15,22 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from diffdiff.core import area_resample, free_steps, start_positions, strength_for_steps
-from diffdiff.families import FAMILIES, Family, StageRun, family_for_class
-from diffdiff.hook import DifferentialStep
+from diffdiff.errors import UnsupportedPipelineError
+from diffdiff.families import FAMILIES, Family, family_for_class
 from diffdiff.inputs import OUTPUT_TYPES, image_batch, map_batch, to_output
 from diffdiff.loading import read_model_index, resolve_device, resolve_dtype
-from diffdiff.noise import draw_like_pipeline, seeded_generator
+from diffdiff.models import ModelSpec
+from diffdiff.noise import seeded_generator
 from diffdiff.schedulers import make_scheduler
+from diffdiff.stages import EditRequest
 
 __all__ = ["DifferentialEditor", "DifferentialOutput"]
 
 # Arguments the editor owns; passing them through **pipeline_kwargs would silently break the maths.
-_RESERVED = {"image", "strength", "latents", "callback_on_step_end_tensor_inputs", "denoising_start"}
+_RESERVED = {"image", "strength", "latents", "callback_on_step_end_tensor_inputs", "denoising_start", "height",
+             "width", "callback", "callback_steps", "original_image", "image_embeds", "negative_image_embeds"}
+# Extra stages, by from_pretrained keyword: SDXL's refiner, Kandinsky's prior, IF's stages II and III.
+EXTRA_ROLES = ("refiner", "prior", "stage2", "stage3")
 
 
 @dataclass
@@ -34,11 +39,14 @@ class DifferentialOutput:
 
     Attributes:
         images: list of PIL images (``"pil"``), float32 ``(B, H, W, 3)`` (``"np"``), ``(B, 3, H, W)`` in
-            [0, 1] (``"pt"``), or the final latents ``(B, C, h, w)`` (``"latent"``). Output ``b * n + r``
-            is the ``r``-th sample of image ``b`` (``n = num_images_per_prompt``).
-        change: ``(B, 1, h, w)`` float32 map on the model grid (after area averaging), 1 = change fully.
-        steps_run: denoising steps executed: ``k(max m)``, the free steps of the map's maximum (``N`` with
-            ``skip_idle_steps=False``).
+            [0, 1] (``"pt"``), or the final latents in the pipeline's own layout (``"latent"``: ``(B, C,
+            h, w)``; Flux: packed ``(B, h/2 * w/2, C*4)``; IF: the last differential stage's pixels in
+            [-1, 1]). Output ``b * n + r`` is the ``r``-th sample of image ``b`` (``n =
+            num_images_per_prompt``).
+        change: ``(B, 1, h, w)`` float32 map on the (last differential stage's) model grid, after area
+            averaging, 1 = change fully.
+        steps_run: denoising steps executed (by the last differential stage): ``k(max m)``, the free
+            steps of the map's maximum (``N`` with ``skip_idle_steps=False``).
         strength: the stock img2img strength those steps correspond to.
     """
 
@@ -54,24 +62,37 @@ class DifferentialEditor:
     Build it with :meth:`from_pretrained` or :meth:`from_pipe`; call it like a pipeline.
 
     Attributes:
-        pipe: the stock diffusers img2img pipeline being driven.
-        refiner: an optional SDXL refiner pipeline that finishes the schedule.
-        family: ``"sd"``, ``"sdxl"``, ...
+        pipe: the stock diffusers img2img pipeline being driven (IF: stage I).
+        refiner: SDXL: an optional refiner pipeline that finishes the schedule.
+        prior: Kandinsky 2.2: the prior pipeline that turns prompts into image embeddings.
+        stage2: DeepFloyd IF: an optional stage II (super-resolution img2img) pipeline.
+        stage3: DeepFloyd IF: an optional x4 upscaler, run unmodified on stage II's result.
     """
 
-    def __init__(self, pipe, family: Family, refiner=None) -> None:
+    def __init__(self, pipe, family: Family, refiner=None, *, prior=None, stage2=None, stage3=None) -> None:
         self.pipe = pipe
-        self.refiner = refiner
+        self.refiner, self.prior, self.stage2, self.stage3 = refiner, prior, stage2, stage3
         self._family = family
 
     @property
     def family(self) -> str:
-        """The model family name (``"sd"``, ``"sdxl"``, ...)."""
+        """The model family name (``"sd"``, ``"sdxl"``, ``"kandinsky"``, ``"deepfloyd_if"``, ``"sd3"``,
+        ``"flux"``)."""
         return self._family.name
 
+    @property
+    def adapter(self) -> Family:
+        """The family adapter (its ``denoiser(pipe)``, ``pack(pipe, tensor)``, ``rounding``, ...)."""
+        return self._family
+
+    @property
+    def pipelines(self) -> list:
+        """Every loaded pipeline: the driven one first, then the extra stages that are loaded."""
+        return [self.pipe, *(p for p in (getattr(self, role) for role in EXTRA_ROLES) if p is not None)]
+
     def __repr__(self) -> str:
-        refiner = ", refiner" if self.refiner is not None else ""
-        return f"DifferentialEditor({self.family}, {type(self.pipe.scheduler).__name__}{refiner})"
+        extras = "".join(f", {role}" for role in EXTRA_ROLES if getattr(self, role) is not None)
+        return f"DifferentialEditor({self.family}, {type(self.pipe.scheduler).__name__}{extras})"
 
     # -- construction ------------------------------------------------------------------------------
     @classmethod
@@ -83,19 +104,29 @@ class DifferentialEditor:
         *,
         scheduler: Any = None,
         refiner: str | os.PathLike | Any = None,
+        prior: str | os.PathLike | Any = None,
+        stage2: str | os.PathLike | Any = None,
+        stage3: str | os.PathLike | Any = None,
         revision: str | None = None,
         **load_kwargs: Any,
     ) -> DifferentialEditor:
         """Load a pipeline by hub id or local folder; its family is read from ``model_index.json``.
 
         Args:
-            id_or_folder: hub id (``"stabilityai/stable-diffusion-xl-base-1.0"``) or a local folder.
+            id_or_folder: hub id (``"stabilityai/stable-diffusion-xl-base-1.0"``) or a local folder. For
+                Kandinsky 2.2 the decoder, for DeepFloyd IF stage I (defaults: ``diffdiff.models``).
             torch_dtype: ``None`` (float32), ``torch.float16``, ``torch.bfloat16`` or their names.
             device: ``None`` picks CUDA, then MPS, then the CPU.
             scheduler: ``None`` keeps the checkpoint's scheduler; a name (``"euler"``, ``"ddim"``,
-                ``"dpm++2m"``, ``"heun"``, ``"pndm"``, ...) or a diffusers scheduler object.
+                ``"dpm++2m"``, ``"heun"``, ``"pndm"``, ...) or a diffusers scheduler object. IF: applied to
+                stages I and II, each on its own config.
             refiner: SDXL only: a refiner hub id, folder or loaded pipeline that finishes the schedule.
-            revision: hub revision.
+            prior: Kandinsky 2.2 only: the prior (hub id, folder or pipeline); ``None`` loads
+                ``kandinsky-community/kandinsky-2-2-prior``.
+            stage2: DeepFloyd IF only: stage II (hub id, folder or pipeline), or ``None`` to stop after
+                stage I. It shares stage I's text encoder.
+            stage3: DeepFloyd IF only: the x4 upscaler (hub id, folder or pipeline), or ``None``.
+            revision: hub revision of ``id_or_folder``.
             **load_kwargs: passed to diffusers' ``from_pretrained`` (``variant``, ...).
 
         Returns:
@@ -104,67 +135,79 @@ class DifferentialEditor:
         Raises:
             ModelNotAvailableError: weights not in the local cache while offline (the message names the
                 model and the download command).
-            UnsupportedPipelineError: a pipeline class no family drives.
-            ValueError: a folder that is not a diffusers pipeline; an unavailable device or dtype.
+            UnsupportedPipelineError: a pipeline class no family drives (or a wrong class for a stage).
+            ValueError: a folder that is not a diffusers pipeline; a stage the family does not have; an
+                unavailable device or dtype.
         """
         target = resolve_device(device)
         dtype = resolve_dtype(torch_dtype, target)
         index = read_model_index(id_or_folder, revision=revision)
         family = family_for_class(index.get("_class_name", "<missing _class_name>"))
+        given = {"refiner": refiner, "prior": prior, "stage2": stage2, "stage3": stage3}
+        _check_roles(family, given)
         pipe = family.load(id_or_folder, dtype=dtype, revision=revision, **load_kwargs)
-        refiner_pipe = None
-        if refiner is not None:
-            refiner_pipe = (
-                cls._load_refiner(refiner, family, dtype, load_kwargs)
-                if isinstance(refiner, (str, os.PathLike))
-                else refiner
-            )
-        return cls._build(pipe, family, scheduler, refiner_pipe, target)
+        extras = {}
+        for role in family.extra_classes:
+            value = given[role] if given[role] is not None else family.default_extra(role)
+            if isinstance(value, (str, os.PathLike, ModelSpec)):
+                value = cls._load_extra(family, role, value, pipe, dtype, load_kwargs)
+            extras[role] = value
+        return cls._build(pipe, family, scheduler, extras, target)
 
     @classmethod
-    def from_pipe(cls, pipe, *, scheduler: Any = None, refiner: Any = None) -> DifferentialEditor:
+    def from_pipe(
+        cls, pipe, *, scheduler: Any = None, refiner: Any = None, prior: Any = None, stage2: Any = None,
+        stage3: Any = None,
+    ) -> DifferentialEditor:
         """Drive an already-loaded diffusers pipeline (text-to-image or img2img of a supported family).
 
         The editor builds its own img2img pipeline sharing ``pipe``'s modules (LoRA, fused or patched
         weights are kept); ``pipe`` itself is not changed, and neither is its device.
 
         Args:
-            pipe: a loaded diffusers pipeline.
+            pipe: a loaded diffusers pipeline (Kandinsky: the decoder, or a combined pipeline, whose
+                prior is used; IF: stage I).
             scheduler: as in :meth:`from_pretrained`.
             refiner: an SDXL refiner pipeline (or ``None``).
+            prior: Kandinsky 2.2: the loaded prior pipeline (required unless ``pipe`` is combined).
+            stage2: DeepFloyd IF: a loaded stage II pipeline (or ``None``).
+            stage3: DeepFloyd IF: a loaded x4 upscaler (or ``None``).
 
         Raises:
             UnsupportedPipelineError: a pipeline class no family drives.
+            ValueError: a stage the family does not have.
         """
         family = family_for_class(type(pipe).__name__)
-        return cls._build(family.convert(pipe), family, scheduler, refiner, None)
+        given = {"refiner": refiner, "prior": prior, "stage2": stage2, "stage3": stage3}
+        _check_roles(family, given)
+        extras = {**family.extras_from_pipe(pipe), **{k: v for k, v in given.items() if v is not None}}
+        if "prior" in family.extra_classes and extras.get("prior") is None:
+            raise ValueError("prior: Kandinsky 2.2 needs its prior; pass prior=<a loaded KandinskyV22PriorPipeline>")
+        return cls._build(family.convert(pipe), family, scheduler, extras, None)
 
     @staticmethod
-    def _load_refiner(refiner, family: Family, dtype: torch.dtype, load_kwargs: dict[str, Any]):
-        if family.name != "sdxl":
-            raise ValueError(f"refiner: only SDXL has a refiner stage, not {family.name!r}")
-        index = read_model_index(refiner)
-        family_for_class(index.get("_class_name", ""))
-        return family.load(refiner, dtype=dtype, **load_kwargs)
+    def _load_extra(family: Family, role: str, value, main_pipe, dtype: torch.dtype, load_kwargs: dict[str, Any]):
+        revision = None
+        if isinstance(value, ModelSpec):
+            value, revision = value.model_id, value.revision
+        class_name = read_model_index(value, revision=revision).get("_class_name", "<missing _class_name>")
+        if class_name not in family.extra_classes[role]:
+            raise UnsupportedPipelineError(class_name, list(family.extra_classes[role]), hint=f"as {role}=")
+        kwargs = {**load_kwargs, "dtype": dtype, **({"revision": revision} if revision else {})}
+        return family.load_extra(role, value, main_pipe, **kwargs)
 
     @classmethod
-    def _build(cls, pipe, family: Family, scheduler: Any, refiner, device: torch.device | None):
+    def _build(cls, pipe, family: Family, scheduler: Any, extras: dict[str, Any], device: torch.device | None):
         if scheduler is not None:
             pipe.scheduler = make_scheduler(scheduler, pipe.scheduler.config)
-        if refiner is not None:
-            if family.name != "sdxl":
-                raise ValueError(f"refiner: only SDXL has a refiner stage, not {family.name!r}")
-            refiner = FAMILIES["sdxl"].convert(refiner)
-            # One global schedule: the refiner continues with a scheduler of the same kind.
-            refiner.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
-        for stage in (pipe, refiner):
+        extras = {role: family.attach(role, stage, pipe, scheduler) for role, stage in extras.items()
+                  if stage is not None}
+        for stage in (pipe, *extras.values()):
             # .to() on a pipeline already there only costs time and warnings.
-            if device is not None and stage is not None and stage.device != device:
+            if device is not None and stage.device != device:
                 stage.to(device)
-        for p in (pipe, refiner):
-            if p is not None:
-                p.set_progress_bar_config(disable=None, leave=False)
-        return cls(pipe, family, refiner)
+            stage.set_progress_bar_config(disable=None, leave=False)
+        return cls(pipe, family, **extras)
 
     # -- editing -------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -197,7 +240,8 @@ class DifferentialEditor:
                 ``(H, W)`` / ``(1, H, W)`` / ``(B, 1, H, W)``, ``automaps.ChangeMap``, or one per image).
                 Resampled to the model grid by area averaging.
             num_inference_steps: ``N`` of the full schedule; a map of maximum ``m`` runs ``k(m)`` of them.
-            guidance_scale: classifier-free guidance; ``None`` keeps the pipeline's default.
+            guidance_scale: classifier-free guidance (Flux: the distilled guidance); ``None`` keeps each
+                pipeline's default. IF: applied to every stage.
             negative_prompt: one, or one per image.
             generator: a generator, or one per output image, for reproducible results.
             num_images_per_prompt: samples per image.
@@ -209,7 +253,9 @@ class DifferentialEditor:
                 float rounding for single-step schedulers). ``False`` runs all ``N`` steps, as the paper's
                 reference code does; kept for comparisons and benchmarks.
             callback_on_step_end: a user callback, called after the differential blend.
-            **pipeline_kwargs: passed to the stock pipeline (``eta``, ``clip_skip``, ...).
+            **pipeline_kwargs: passed to the stock pipeline (``eta``, ``clip_skip``, ...; IF: to stages I
+                and II). Kandinsky: ``prior_num_inference_steps`` and ``prior_guidance_scale`` go to the
+                prior.
 
         Returns:
             :class:`DifferentialOutput`. Output images have the input's size.
@@ -239,53 +285,24 @@ class DifferentialEditor:
         generator = _check_generator(generator, total)
         pixels, change = pixels.repeat_interleave(repeat, 0), change.repeat_interleave(repeat, 0)
 
-        family, pipe, n_steps = self._family, self.pipe, num_inference_steps
-        size = family.processing_size(pipe, height, width)
-        change_latent = area_resample(change, family.latent_size(pipe, *size))
-        k = free_steps(change_latent, n_steps, family.rounding)
-        k_max = int(k.max())
-        k_run = k_max if skip_idle_steps or k_max == 0 else n_steps
-        strength = strength_for_steps(k_run, n_steps, family.rounding)
-        if k_max == 0 and output_type != "latent":
+        request = EditRequest(
+            pixels=pixels, change=change, prompts=prompts, negative_prompts=negatives, generator=generator,
+            n_steps=num_inference_steps, guidance_scale=guidance_scale,
+            output_type="latent" if output_type == "latent" else "pt", skip_idle_steps=skip_idle_steps,
+            callback=callback_on_step_end, pipeline_kwargs=pipeline_kwargs, refiner_start=refiner_start,
+        )
+        result = self._family.edit(self, request)
+        if result.images is None:
             # Nothing is free: the result is the input, and no model runs at all.
-            return DifferentialOutput(to_output(pixels, output_type), change_latent, 0, 0.0)
-
-        x0 = family.encode(pipe, family.to_model_pixels(pipe, pixels, size), generator)
-        if k_max == 0:
-            return DifferentialOutput(x0, change_latent, 0, 0.0)
-        eps = draw_like_pipeline(generator, family.noise_shape(x0), pipe._execution_device, x0.dtype)
-        order = pipe.scheduler.order
-        start = start_positions(k, n_steps, order).to(x0.device)
-        run_start = order * (n_steps - k_run)
-
-        final_type = "latent" if output_type == "latent" else "pt"
-
-        def stage(stage_pipe, latents: torch.Tensor, first_position: int, stage_output: str, **extra: Any):
-            hook = DifferentialStep(x0, eps, start, first_position, then=callback_on_step_end)
-            return family.run(stage_pipe, StageRun(
-                prompts=prompts, negative_prompts=negatives, latents=latents, strength=strength, n_steps=n_steps,
-                generator=generator, hook=hook, guidance_scale=guidance_scale, output_type=stage_output,
-                extra={**pipeline_kwargs, **extra}))
-
-        refiner_begin = self._refiner_begin(n_steps, refiner_start) if self.refiner is not None else None
-        if refiner_begin is None:
-            result = stage(pipe, x0, run_start, final_type)
-        elif run_start < refiner_begin:
-            # One global schedule: the base stops where the refiner's loop begins, same thresholds.
-            latents = stage(pipe, x0, run_start, "latent", denoising_end=refiner_start)
-            result = stage(self.refiner, latents, refiner_begin, final_type, denoising_start=refiner_start)
-        else:
-            # Every free step lies in the refiner's part of the schedule: it runs alone, as img2img.
-            result = stage(self.refiner, x0, run_start, final_type)
-
+            return DifferentialOutput(to_output(pixels, output_type), result.change, 0, 0.0)
         if output_type == "latent":
-            return DifferentialOutput(result, change_latent, k_run, strength)
-        edited = result.float().cpu()
+            return DifferentialOutput(result.images, result.change, result.steps_run, result.strength)
+        edited = result.images.float().cpu()
         if tuple(edited.shape[-2:]) != (height, width):
             edited = F.interpolate(edited, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
         if preserve_unchanged:
             edited = torch.where(change == 0, pixels, edited)
-        return DifferentialOutput(to_output(edited, output_type), change_latent, k_run, strength)
+        return DifferentialOutput(to_output(edited, output_type), result.change, result.steps_run, result.strength)
 
     def predict_noise(self, image: Any, prompts: list[str], **probe: Any) -> torch.Tensor:
         """The model's noise prediction per prompt at one timestep (for DiffEdit maps); see
@@ -294,16 +311,13 @@ class DifferentialEditor:
 
         return predict_noise(self, image, prompts, **probe)
 
-    def _refiner_begin(self, n_steps: int, refiner_start: float) -> int:
-        """Position in the global schedule where the refiner's loop begins (diffusers' own rule)."""
-        scheduler = copy.deepcopy(self.refiner.scheduler)
-        scheduler.set_timesteps(n_steps)
-        train_steps = scheduler.config.num_train_timesteps
-        cutoff = round(train_steps - refiner_start * train_steps)
-        count = (scheduler.timesteps < cutoff).sum().item()
-        if scheduler.order == 2 and count % 2 == 0:
-            count += 1
-        return len(scheduler.timesteps) - count
+
+def _check_roles(family: Family, given: dict[str, Any]) -> None:
+    """Refuse an extra stage the family does not have (``refiner=`` for SD, ``prior=`` for SDXL, ...)."""
+    for role, value in given.items():
+        if value is not None and role not in family.extra_classes:
+            owners = [name for name, f in FAMILIES.items() if role in f.extra_classes]
+            raise ValueError(f"{role}: only {' and '.join(owners)} has a {role} stage, not {family.name!r}")
 
 
 def _per_image(name: str, value: Any, n_images: int, repeat: int, required: bool) -> list[str] | None:

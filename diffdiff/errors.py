@@ -24,8 +24,9 @@ class ModelNotAvailableError(OSError):
 class UnsupportedPipelineError(ValueError):
     """A diffusers pipeline class that no family adapter drives."""
 
-    def __init__(self, class_name: str, supported: list[str]) -> None:
+    def __init__(self, class_name: str, supported: list[str], hint: str = "") -> None:
         self.class_name = class_name
+        hint = f" ({hint})" if hint else ""
         super().__init__(
-            f"pipeline class {class_name!r} is not supported; supported classes: {', '.join(sorted(supported))}"
+            f"pipeline class {class_name!r} is not supported{hint}; supported classes: {', '.join(sorted(supported))}"
         )

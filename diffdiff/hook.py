@@ -3,6 +3,9 @@
 diffusers calls the callback right after ``scheduler.step`` with the loop index ``i`` of the (possibly
 truncated) img2img tail; ``run_start + i`` is the position in ``scheduler.timesteps`` of the step just
 taken, so the sample now sits at the level of position ``run_start + i + 1``.
+
+Pipelines that only have the legacy ``callback(i, t, x)`` (DeepFloyd IF) get the same step through
+:meth:`DifferentialStep.legacy_callback`, which blends the loop's own tensor in place.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ class DifferentialStep:
         start: int64, broadcastable to ``x0`` (``(B, 1, h, w)``): the scheduler position from which
             each pixel is free (``diffdiff.core.start_positions``).
         run_start: position in ``scheduler.timesteps`` of the pipeline's first loop step.
-        tensor_name: the callback tensor that holds the sample (``"latents"``; IF has its own hook).
+        tensor_name: the callback tensor that holds the sample (``"latents"``).
         then: an optional user ``callback_on_step_end`` called after the blend.
     """
 
@@ -71,3 +74,31 @@ class DifferentialStep:
         if self.then is not None:
             callback_kwargs.update(self.then(pipe, step_index, timestep, callback_kwargs) or {})
         return callback_kwargs
+
+    def legacy_callback(self, pipe) -> Callable[[int, Any, torch.Tensor], None]:
+        """The same step as a legacy ``callback(i, t, x)`` (DeepFloyd IF's pipelines).
+
+        Those pipelines pass the loop's own tensor and ignore what the callback returns, so the blend
+        is copied into it in place; the differential step itself is :meth:`apply`, as for every family.
+        The callback must be called after every step (``callback_steps=1``). A user
+        ``callback_on_step_end`` still runs after the blend, with ``{tensor_name: x}``.
+
+        Args:
+            pipe: the pipeline being run (its ``scheduler`` is read).
+
+        Returns:
+            ``callback(i, t, x)``.
+        """
+
+        def callback(step_index: int, timestep, x: torch.Tensor) -> None:
+            position = self.run_start + step_index
+            self.positions_seen.append(position)
+            blended = self.apply(x, pipe.scheduler, position)
+            if blended is not x:
+                x.copy_(blended)
+            if self.then is not None:
+                kwargs = self.then(pipe, step_index, timestep, {self.tensor_name: x}) or {}
+                if kwargs.get(self.tensor_name) is not None and kwargs[self.tensor_name] is not x:
+                    x.copy_(kwargs[self.tensor_name])
+
+        return callback

@@ -1,64 +1,68 @@
-"""What a model family adapter provides: how to load its img2img pipeline, encode the original the way
-that pipeline does, and run the stock pipeline with the differential hook. Families override little."""
+"""What a model family adapter provides: how to load its img2img pipeline (and extra stages), encode the
+original the way that pipeline does, lay tensors out as its loop sees them, and call it with the
+differential hook. The edit flow itself is written once, in :mod:`diffdiff.stages`; families override
+little."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 
 from diffdiff.core import Rounding
+from diffdiff.stages import EditRequest, EditResult, StageRun, plan_stage, resize_pixels, run_stage
+
+__all__ = ["Family", "StageRun", "vae_latents"]
 
 
-@dataclass
-class StageRun:
-    """One stock pipeline call of an edit: what the adapter needs to run it.
+def vae_latents(pipe, pixels: torch.Tensor, generator: Any) -> torch.Tensor:
+    """One VAE posterior sample per image, drawn exactly as diffusers' img2img pipelines draw it (per
+    generator when given a list), before any scaling.
 
-    Attributes:
-        prompts: one prompt per output image (batch already expanded for ``num_images_per_prompt``).
-        negative_prompts: ``None`` or one per output image.
-        latents: ``(B, C, h, w)`` what the pipeline receives as its ``image``: the encoded original, or
-            a previous stage's latents (the refiner).
-        strength: stock img2img strength that runs exactly the free steps.
-        n_steps: ``N``.
-        generator: the run's generator(s).
-        hook: the ``DifferentialStep`` callback.
-        guidance_scale: ``None`` for the pipeline's default.
-        output_type: passed to the pipeline (``"latent"`` or ``"pt"``).
-        extra: further keyword arguments for the pipeline (``denoising_end``, user kwargs, ...).
+    Args:
+        pipe: a pipeline with a ``vae`` (``AutoencoderKL``).
+        pixels: ``(B, 3, H, W)`` in [-1, 1], on the pipeline's device and in the dtype it encodes in.
+        generator: one generator or one per image.
+
+    Returns:
+        ``(B, C, H/f, W/f)`` unscaled latents.
     """
+    from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img import retrieve_latents
 
-    prompts: list[str]
-    negative_prompts: list[str] | None
-    latents: torch.Tensor
-    strength: float
-    n_steps: int
-    generator: Any
-    hook: Any
-    guidance_scale: float | None
-    output_type: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    if isinstance(generator, list):
+        parts = [retrieve_latents(pipe.vae.encode(pixels[i : i + 1]), generator=generator[i])
+                 for i in range(pixels.shape[0])]
+        return torch.cat(parts)
+    return retrieve_latents(pipe.vae.encode(pixels), generator=generator)
 
 
 class Family:
     """Base adapter for latent img2img pipelines that take encoded latents as their ``image``.
 
-    Subclasses set the class attributes and override :meth:`encode` (and, for pipelines that differ
-    from SD's calling convention, :meth:`run`).
+    Subclasses set the class attributes and override :meth:`encode`; families whose pipelines differ
+    from SD's calling convention override :meth:`call_kwargs` / :meth:`run`, and multi-stage families
+    override :meth:`edit`.
+
+    Attributes:
+        name: registry key (``"sd"``, ``"kandinsky"``, ...).
+        img2img_class: the diffusers img2img pipeline class the editor drives.
+        pipeline_classes: ``model_index.json`` / ``from_pipe`` classes this family accepts.
+        rounding: how ``k(m)`` rounds, as the family's img2img ``strength`` does.
+        extra_classes: extra stages (``from_pretrained`` keywords) -> the pipeline classes accepted there.
     """
 
     name: ClassVar[str] = ""
     img2img_class: ClassVar[str] = ""
     pipeline_classes: ClassVar[tuple[str, ...]] = ()
     rounding: ClassVar[Rounding] = "floor"
+    extra_classes: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     # -- loading ---------------------------------------------------------------------------------
-    def pipeline_type(self):
+    def pipeline_type(self, class_name: str | None = None):
+        """The diffusers class ``class_name`` (default: :attr:`img2img_class`)."""
         import diffusers
 
-        return getattr(diffusers, self.img2img_class)
+        return getattr(diffusers, class_name or self.img2img_class)
 
     def load(self, id_or_folder: str, **kwargs: Any):
         """Load the family's img2img pipeline from a hub id or folder."""
@@ -70,45 +74,85 @@ class Family:
         """A new img2img pipeline sharing ``pipe``'s modules (LoRA and other patches are kept)."""
         return self.pipeline_type().from_pipe(pipe)
 
+    def default_extra(self, role: str) -> Any:
+        """What an extra stage defaults to when not given (``None``: not loaded)."""
+        return None
+
+    def load_extra(self, role: str, id_or_folder: str, main_pipe, **kwargs: Any):
+        """Load an extra stage (``refiner``, ``prior``, ``stage2``, ``stage3``) from a hub id or folder."""
+        from diffdiff.loading import load_pipeline
+
+        return load_pipeline(self.pipeline_type(self.extra_classes[role][-1]), id_or_folder, **kwargs)
+
+    def attach(self, role: str, pipe, main_pipe, scheduler: Any = None):
+        """Prepare a loaded extra stage for the edit (convert it, give it a fitting scheduler)."""
+        return pipe
+
+    def extras_from_pipe(self, pipe) -> dict[str, Any]:
+        """Extra stages a user's pipeline already carries (a combined pipeline's prior)."""
+        return {}
+
     # -- geometry ----------------------------------------------------------------------------------
     def scale_factor(self, pipe) -> int:
+        """Pixels per latent cell."""
         return int(getattr(pipe, "vae_scale_factor", 8))
 
+    def size_multiple(self, pipe) -> int:
+        """What the processing size must be a multiple of (the latent factor, times patching)."""
+        return self.scale_factor(pipe)
+
     def processing_size(self, pipe, height: int, width: int) -> tuple[int, int]:
-        """The pixel size the model works at: the input rounded down to the VAE's multiple."""
-        factor = self.scale_factor(pipe)
-        return max(factor, height // factor * factor), max(factor, width // factor * factor)
+        """The pixel size the model works at: the input rounded down to the required multiple."""
+        multiple = self.size_multiple(pipe)
+        return max(multiple, height // multiple * multiple), max(multiple, width // multiple * multiple)
 
     def latent_size(self, pipe, height: int, width: int) -> tuple[int, int]:
+        """The model grid ``(h, w)`` of a processing size."""
         factor = self.scale_factor(pipe)
         return height // factor, width // factor
 
     def to_model_pixels(self, pipe, pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """``(B, 3, H, W)`` in [0, 1] to the model's input: resized (antialiased) and in [-1, 1]."""
-        if tuple(pixels.shape[-2:]) != tuple(size):
-            pixels = F.interpolate(pixels, size=size, mode="bicubic", antialias=True, align_corners=False)
-            pixels = pixels.clamp(0, 1)
-        return pipe.image_processor.preprocess(pixels, height=size[0], width=size[1])
+        return pipe.image_processor.preprocess(resize_pixels(pixels, size), height=size[0], width=size[1])
 
     # -- latents -------------------------------------------------------------------------------------
     def latent_dtype(self, pipe) -> torch.dtype:
         """The dtype the pipeline's latents (and its noise draw) have: its prompt embeddings' dtype."""
         encoder = getattr(pipe, "text_encoder", None)
-        return encoder.dtype if encoder is not None else pipe.unet.dtype
+        return encoder.dtype if encoder is not None else self.denoiser(pipe).dtype
 
     def encode(self, pipe, pixels: torch.Tensor, generator: Any) -> torch.Tensor:
         """Encode ``(B, 3, H, W)`` in [-1, 1] exactly as the stock pipeline would, consuming the same
-        draws from ``generator``."""
+        draws from ``generator``. Returns ``(B, C, h, w)`` unpacked latents."""
         raise NotImplementedError
 
     def noise_shape(self, x0: torch.Tensor) -> tuple[int, ...]:
+        """The shape of the pipeline's starting-noise draw (``x0``'s, unpacked)."""
         return tuple(x0.shape)
 
+    def pack(self, pipe, tensor: torch.Tensor) -> torch.Tensor:
+        """``(B, C or 1, h, w)`` to the layout of the pipeline's loop tensor (identity but for Flux)."""
+        return tensor
+
+    def pipeline_image(self, pipe, pixels: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
+        """What the stock pipeline gets as ``image``: the encoded original (pixels resized in [0, 1]
+        are given too, for pipelines that insist on encoding themselves)."""
+        return x0
+
+    def denoiser(self, pipe) -> torch.nn.Module:
+        """The module called once per model evaluation (``unet`` or ``transformer``)."""
+        return pipe.unet if getattr(pipe, "unet", None) is not None else pipe.transformer
+
     # -- running -------------------------------------------------------------------------------------
+    def condition(self, editor, request: EditRequest) -> dict[str, Any]:
+        """Inputs computed before the run, in the stock order of generator draws (Kandinsky's prior)."""
+        return {}
+
     def call_kwargs(self, run: StageRun) -> dict[str, Any]:
+        """Keyword arguments of the stock pipeline call."""
         kwargs: dict[str, Any] = {
             "prompt": run.prompts,
-            "image": run.latents,
+            "image": run.image,
             "strength": run.strength,
             "num_inference_steps": run.n_steps,
             "negative_prompt": run.negative_prompts,
@@ -122,6 +166,29 @@ class Family:
         kwargs.update(run.extra)
         return kwargs
 
-    def run(self, pipe, run: StageRun) -> torch.Tensor:
+    def run(self, pipe, run: StageRun) -> Any:
         """Run the stock pipeline; returns latents for ``"latent"`` or ``(B, 3, H, W)`` in [0, 1]."""
         return pipe(**self.call_kwargs(run)).images
+
+    def edit(self, editor, request: EditRequest) -> EditResult:
+        """The whole edit for a single-stage family: plan, encode, condition, run.
+
+        Args:
+            editor: the ``DifferentialEditor`` (its ``pipe`` and extra stages).
+            request: the validated edit.
+
+        Returns:
+            :class:`~diffdiff.stages.EditResult`; ``images`` is ``None`` when nothing is free and
+            pixels were asked for (no model runs at all).
+        """
+        pipe = editor.pipe
+        plan = plan_stage(self, pipe, request.change, request.n_steps, request.skip_idle_steps)
+        if plan.k_max == 0 and request.output_type != "latent":
+            return EditResult(None, plan.change, 0, 0.0)
+        pixels = resize_pixels(request.pixels, plan.size)
+        x0 = self.encode(pipe, self.to_model_pixels(pipe, pixels, plan.size), request.generator)
+        if plan.k_max == 0:
+            return EditResult(self.pack(pipe, x0), plan.change, 0, 0.0)
+        images = run_stage(self, pipe, request, plan, x0, self.pipeline_image(pipe, pixels, x0),
+                           output_type=request.output_type, conditioning=self.condition(editor, request))
+        return EditResult(images, plan.change, plan.k_run, plan.strength)

@@ -4,11 +4,14 @@ pipelines, which accept encoded latents as their ``image`` and report every step
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, ClassVar
 
 import torch
 
-from diffdiff.families.base import Family
+from diffdiff.families.base import Family, vae_latents
+from diffdiff.noise import draw_like_pipeline
+from diffdiff.stages import EditRequest, EditResult, plan_stage, resize_pixels, run_stage
 
 
 class StableDiffusion(Family):
@@ -19,30 +22,29 @@ class StableDiffusion(Family):
     pipeline_classes = ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline")
 
     def encode(self, pipe, pixels: torch.Tensor, generator: Any) -> torch.Tensor:
-        # The stock pipeline's own steps: one posterior sample per image (per generator when given a
-        # list), then the VAE's scaling factor.
-        from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img import retrieve_latents
-
+        # The stock pipeline's own steps: one posterior sample per image, then the VAE's scaling factor.
         pixels = pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe))
-        if isinstance(generator, list):
-            parts = [retrieve_latents(pipe.vae.encode(pixels[i : i + 1]), generator=generator[i])
-                     for i in range(pixels.shape[0])]
-            latents = torch.cat(parts)
-        else:
-            latents = retrieve_latents(pipe.vae.encode(pixels), generator=generator)
-        return pipe.vae.config.scaling_factor * latents
+        return pipe.vae.config.scaling_factor * vae_latents(pipe, pixels, generator)
 
 
 class StableDiffusionXL(Family):
-    """SDXL base and refiner through ``StableDiffusionXLImg2ImgPipeline``."""
+    """SDXL base and refiner through ``StableDiffusionXLImg2ImgPipeline``; with a refiner, one global
+    schedule: the base stops where the refiner's loop begins, with the same thresholds."""
 
     name = "sdxl"
     img2img_class = "StableDiffusionXLImg2ImgPipeline"
     pipeline_classes = ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline")
+    extra_classes: ClassVar[dict[str, tuple[str, ...]]] = {"refiner": pipeline_classes}
 
     def latent_dtype(self, pipe) -> torch.dtype:
         encoder = getattr(pipe, "text_encoder_2", None)
         return encoder.dtype if encoder is not None else pipe.unet.dtype
+
+    def attach(self, role: str, pipe, main_pipe, scheduler: Any = None):
+        refiner = self.convert(pipe)
+        # One global schedule: the refiner continues with a scheduler of the same kind.
+        refiner.scheduler = type(main_pipe.scheduler).from_config(main_pipe.scheduler.config)
+        return refiner
 
     def encode(self, pipe, pixels: torch.Tensor, generator: Any) -> torch.Tensor:
         # prepare_latents(add_noise=False) is the pipeline's own encoder: fp32 upcast of the VAE,
@@ -57,3 +59,40 @@ class StableDiffusionXL(Family):
             generator,
             add_noise=False,
         )
+
+    def edit(self, editor, request: EditRequest) -> EditResult:
+        if editor.refiner is None:
+            return super().edit(editor, request)
+        pipe, n_steps = editor.pipe, request.n_steps
+        plan = plan_stage(self, pipe, request.change, n_steps, request.skip_idle_steps)
+        if plan.k_max == 0 and request.output_type != "latent":
+            return EditResult(None, plan.change, 0, 0.0)
+        x0 = self.encode(pipe, self.to_model_pixels(pipe, resize_pixels(request.pixels, plan.size), plan.size),
+                         request.generator)
+        if plan.k_max == 0:
+            return EditResult(x0, plan.change, 0, 0.0)
+        eps = draw_like_pipeline(request.generator, self.noise_shape(x0), pipe._execution_device, x0.dtype)
+        run_start = pipe.scheduler.order * (n_steps - plan.k_run)
+        begin = refiner_begin(editor.refiner, n_steps, request.refiner_start)
+        output, start = request.output_type, request.refiner_start
+        if run_start < begin:
+            latents = run_stage(self, pipe, request, plan, x0, x0, output_type="latent", eps=eps,
+                                extra={"denoising_end": start})
+            images = run_stage(self, editor.refiner, request, plan, x0, latents, output_type=output, eps=eps,
+                               first_position=begin, extra={"denoising_start": start})
+        else:
+            # Every free step lies in the refiner's part of the schedule: it runs alone, as img2img.
+            images = run_stage(self, editor.refiner, request, plan, x0, x0, output_type=output, eps=eps)
+        return EditResult(images, plan.change, plan.k_run, plan.strength)
+
+
+def refiner_begin(refiner, n_steps: int, refiner_start: float) -> int:
+    """Position in the global schedule where the refiner's loop begins (diffusers' own rule)."""
+    scheduler = copy.deepcopy(refiner.scheduler)
+    scheduler.set_timesteps(n_steps)
+    train_steps = scheduler.config.num_train_timesteps
+    cutoff = round(train_steps - refiner_start * train_steps)
+    count = (scheduler.timesteps < cutoff).sum().item()
+    if scheduler.order == 2 and count % 2 == 0:
+        count += 1
+    return len(scheduler.timesteps) - count
