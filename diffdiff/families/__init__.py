@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from diffdiff.errors import UnsupportedPipelineError
 from diffdiff.families.base import Family, StageRun
+from diffdiff.families.deepfloyd import DeepFloydIF
+from diffdiff.families.flux import Flux
+from diffdiff.families.kandinsky import Kandinsky22
 from diffdiff.families.sd import StableDiffusion, StableDiffusionXL
+from diffdiff.families.sd3 import StableDiffusion3
 
 __all__ = ["FAMILIES", "Family", "StageRun", "family_for_class", "register_family", "supported_classes"]
 
@@ -17,7 +21,7 @@ def register_family(family: Family) -> Family:
     return family
 
 
-for _family in (StableDiffusion(), StableDiffusionXL()):
+for _family in (StableDiffusion(), StableDiffusionXL(), Kandinsky22(), DeepFloydIF(), StableDiffusion3(), Flux()):
     register_family(_family)
 
 
@@ -30,9 +34,15 @@ def family_for_class(class_name: str) -> Family:
     """The family that drives a diffusers pipeline class.
 
     Raises:
-        UnsupportedPipelineError: no family drives ``class_name`` (the message lists those that do).
+        UnsupportedPipelineError: no family drives ``class_name`` (the message lists those that do, and
+            names the keyword for a class that is an extra stage of a family, such as an IF stage II).
     """
     for family in FAMILIES.values():
         if class_name in family.pipeline_classes:
             return family
+    for family in FAMILIES.values():
+        for role, classes in family.extra_classes.items():
+            if class_name in classes and class_name not in family.pipeline_classes:
+                hint = f"it is the {role} of {family.name!r}: pass it as {role}= beside the main pipeline"
+                raise UnsupportedPipelineError(class_name, supported_classes(), hint=hint)
     raise UnsupportedPipelineError(class_name, supported_classes())

@@ -1,0 +1,53 @@
+"""Flux through the stock ``FluxImg2ImgPipeline`` (flow matching, packed latents).
+
+Its loop runs on latents packed 2x2 into tokens, ``(B, h/2 * w/2, C*4)``: ``x0``, the noise and the
+per-cell start positions are packed with the pipeline's own ``_pack_latents``, so each latent cell keeps
+its own ``k(m)``. The noise is drawn unpacked, as the pipeline draws it. ``k(m)`` rounds up like its
+``get_timesteps``. (The community Flux differential-diffusion port starts one step late; this follows
+DESIGN.md: a uniform map is exactly img2img.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from diffdiff.families.base import Family
+from diffdiff.stages import StageRun
+
+
+class Flux(Family):
+    """FLUX.1 [dev] / [schnell] through ``FluxImg2ImgPipeline``."""
+
+    name = "flux"
+    img2img_class = "FluxImg2ImgPipeline"
+    pipeline_classes = ("FluxPipeline", "FluxImg2ImgPipeline")
+    rounding = "ceil"
+
+    def size_multiple(self, pipe) -> int:
+        # Packing needs an even latent grid.
+        return self.scale_factor(pipe) * 2
+
+    def latent_dtype(self, pipe) -> torch.dtype:
+        # The prompt embeddings (and so the latents) come out of the T5 encoder in its dtype.
+        encoder = getattr(pipe, "text_encoder_2", None)
+        return encoder.dtype if encoder is not None else pipe.transformer.dtype
+
+    def encode(self, pipe, pixels: torch.Tensor, generator: Any) -> torch.Tensor:
+        # The pipeline's own encoder: a posterior sample per image, shifted, then scaled.
+        pixels = pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe))
+        return pipe._encode_vae_image(image=pixels, generator=generator)
+
+    def pack(self, pipe, tensor: torch.Tensor) -> torch.Tensor:
+        """``(B, C or 1, h, w)`` to ``(B, h/2 * w/2, C*4)``; a one-channel tensor (the start positions)
+        is repeated over the latent channels first, so every packed value has its cell's own entry."""
+        batch, channels, height, width = tensor.shape
+        latent_channels = pipe.transformer.config.in_channels // 4
+        if channels == 1 and latent_channels > 1:
+            tensor, channels = tensor.expand(batch, latent_channels, height, width), latent_channels
+        return pipe._pack_latents(tensor.contiguous(), batch, channels, height, width)
+
+    def call_kwargs(self, run: StageRun) -> dict[str, Any]:
+        # Without height/width the pipeline uses its default size, whatever the input's.
+        return {**super().call_kwargs(run), "height": run.size[0], "width": run.size[1]}
