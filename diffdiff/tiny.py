@@ -223,13 +223,19 @@ TINY_FAMILIES = {
     "sdxl": _build_sdxl,
     "sdxl-refiner": _build_sdxl_refiner,
 }
+# Kandinsky 2.2 (+ prior), DeepFloyd IF I/II (+ x4 upscaler), SD3, Flux: imported here, after the helpers
+# they use are defined (tiny_families imports them from this module).
+from diffdiff.tiny_families import FAMILY_BUILDERS  # noqa: E402
+
+TINY_FAMILIES.update(FAMILY_BUILDERS)
 
 
 def build_tiny_pipeline(name: str):
     """Build a tiny random diffusers pipeline in memory.
 
     Args:
-        name: one of ``TINY_FAMILIES`` (``"sd"``, ``"sdxl"``, ``"sdxl-refiner"``).
+        name: one of ``TINY_FAMILIES`` (``"sd"``, ``"sdxl"``, ``"sdxl-refiner"``, ``"kandinsky"``,
+            ``"kandinsky-prior"``, ``"if-1"``, ``"if-2"``, ``"x4-upscaler"``, ``"sd3"``, ``"flux"``).
 
     Returns:
         The pipeline, in eval mode, fp32, on the CPU.
