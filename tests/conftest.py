@@ -13,29 +13,55 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
+# Editors made of several saved folders: name -> (main folder, {from_pretrained keyword: folder}).
+EDITOR_PARTS: dict[str, tuple[str, dict[str, str]]] = {
+    "kandinsky": ("kandinsky", {"prior": "kandinsky-prior"}),
+    "if-1+2": ("if-1", {"stage2": "if-2"}),
+}
+
+
+class _TinyFolders(dict):
+    """Saves a tiny pipeline the first time its folder is asked for, so each worker builds only the
+    families its tests use."""
+
+    def __init__(self, root) -> None:
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, name: str):
+        from diffdiff.tiny import TINY_FAMILIES, save_tiny_pipeline
+
+        if name not in TINY_FAMILIES:
+            raise KeyError(name)
+        self[name] = save_tiny_pipeline(name, self.root / name)
+        return self[name]
+
 
 @pytest.fixture(scope="session")
 def tiny_folders(tmp_path_factory):
-    """``{"sd": folder, "sdxl": folder, "sdxl-refiner": folder}`` of saved tiny pipelines."""
-    from diffdiff.tiny import TINY_FAMILIES, save_tiny_pipeline
-
-    root = tmp_path_factory.mktemp("tiny-pipelines")
-    return {name: save_tiny_pipeline(name, root / name) for name in TINY_FAMILIES}
+    """``{"sd": folder, "sdxl": folder, "kandinsky": folder, "if-1": folder, ...}`` of saved tiny
+    pipelines (every name of ``diffdiff.tiny.TINY_FAMILIES``), saved on first use."""
+    return _TinyFolders(tmp_path_factory.mktemp("tiny-pipelines"))
 
 
 @pytest.fixture(scope="session")
 def editors(tiny_folders):
     """A cache of editors loaded through ``DifferentialEditor.from_pretrained``, keyed by
-    ``(family, scheduler)``."""
+    ``(name, scheduler)``; a name is a tiny family or one of ``EDITOR_PARTS``."""
     from diffdiff import DifferentialEditor
 
     cache: dict[tuple[str, str | None], DifferentialEditor] = {}
 
-    def get(family: str, scheduler: str | None = None) -> DifferentialEditor:
-        key = (family, scheduler)
+    def get(name: str, scheduler: str | None = None) -> DifferentialEditor:
+        key = (name, scheduler)
         if key not in cache:
-            editor = DifferentialEditor.from_pretrained(tiny_folders[family], device="cpu", scheduler=scheduler)
-            editor.pipe.set_progress_bar_config(disable=True)
+            main, extras = EDITOR_PARTS.get(name, (name, {}))
+            editor = DifferentialEditor.from_pretrained(
+                tiny_folders[main], device="cpu", scheduler=scheduler,
+                **{role: tiny_folders[part] for role, part in extras.items()},
+            )
+            for pipe in editor.pipelines:
+                pipe.set_progress_bar_config(disable=True)
             cache[key] = editor
         return cache[key]
 

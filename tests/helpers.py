@@ -43,3 +43,26 @@ class StepSpy:
 
     def close(self) -> None:
         del self._scheduler.step
+
+
+class HookSpy:
+    """Records every ``DifferentialStep`` the editor builds (their ``x0``, ``eps`` and ``start`` are in
+    the layout of the pipeline's loop), by wrapping the class's ``__init__`` until ``close``."""
+
+    def __init__(self) -> None:
+        from diffdiff.hook import DifferentialStep
+
+        self.hooks: list = []
+        self._original = original = DifferentialStep.__init__
+        spy = self
+
+        def init(hook, *args, **kwargs):
+            original(hook, *args, **kwargs)
+            spy.hooks.append(hook)
+
+        DifferentialStep.__init__ = init
+
+    def close(self) -> None:
+        from diffdiff.hook import DifferentialStep
+
+        DifferentialStep.__init__ = self._original
