@@ -2,7 +2,8 @@
 ``KandinskyV22Img2ImgPipeline`` denoises MoVQ latents under ``callback_on_step_end``.
 
 The decoder always encodes its ``image`` itself, so it gets the resized pixels and the editor computes
-``x0`` the way it does: MoVQ's encoder output, deterministic, with no scaling factor.
+``x0`` the way it does: MoVQ's encoder output, deterministic, with no scaling factor. During the run
+the decoder's MoVQ encode returns that ``x0`` instead of computing it a second time.
 """
 
 from __future__ import annotations
@@ -92,3 +93,15 @@ class Kandinsky22(Family):
             kwargs["guidance_scale"] = run.guidance_scale
         kwargs.update({k: v for k, v in run.extra.items() if k not in _PRIOR_KWARGS})
         return kwargs
+
+    def run(self, pipe, run: StageRun) -> Any:
+        from diffusers.models.autoencoders.vq_model import VQEncoderOutput
+
+        # The decoder would encode the same pixels again; MoVQ's encode is deterministic, so hand it the
+        # editor's x0 (bit-identical) for this call only, instead of paying for the encoder twice.
+        x0 = run.hook.x0
+        pipe.movq.encode = lambda *args, **kwargs: VQEncoderOutput(latents=x0)
+        try:
+            return super().run(pipe, run)
+        finally:
+            del pipe.movq.encode
