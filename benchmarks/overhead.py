@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch
 
 from diffdiff import DifferentialEditor
+from diffdiff.reference import stock_img2img
 
 
 @dataclass
@@ -47,20 +48,24 @@ class Case:
 
 
 class LoopTimer:
-    """Wall time from the denoiser's first call to the last step's end (the denoising loop alone)."""
+    """Wall time from the first model call to the end of the last one (the denoising loop alone; the
+    last scheduler step, microseconds, is left out). Hooks on the networks themselves, not on step
+    callbacks, so it times every family alike (IF has no ``callback_on_step_end``; Kandinsky's prior and
+    IF's stage II are networks of the run too)."""
 
-    def __init__(self, denoiser: torch.nn.Module) -> None:
+    def __init__(self, denoisers: list[torch.nn.Module]) -> None:
         self.first: float | None = None
         self.last = 0.0
-        self._handle = denoiser.register_forward_pre_hook(self._pre)
+        for denoiser in denoisers:
+            denoiser.register_forward_pre_hook(self._pre)
+            denoiser.register_forward_hook(self._post)
 
     def _pre(self, module, args) -> None:
         if self.first is None:
             self.first = time.perf_counter()
 
-    def step_end(self, pipe, step_index, timestep, kwargs):
+    def _post(self, module, args, output) -> None:
         self.last = time.perf_counter()
-        return kwargs
 
     def reset(self) -> None:
         self.first, self.last = None, 0.0
@@ -70,13 +75,27 @@ class LoopTimer:
         return self.last - (self.first or self.last)
 
 
-def tiny_editor(name: str) -> Callable[[], DifferentialEditor]:
+def tiny_editor(name: str, **extras: str) -> Callable[[], DifferentialEditor]:
+    """An editor over a tiny pipeline; ``extras`` name tiny pipelines for ``prior=``, ``stage2=``, ..."""
+
     def build() -> DifferentialEditor:
         from diffdiff.tiny import build_tiny_pipeline
 
-        return DifferentialEditor.from_pipe(build_tiny_pipeline(name))
+        stages = {role: build_tiny_pipeline(part) for role, part in extras.items()}
+        return DifferentialEditor.from_pipe(build_tiny_pipeline(name), **stages)
 
     return build
+
+
+def networks(editor: DifferentialEditor) -> list[torch.nn.Module]:
+    """Every network that runs once per step, in every loaded pipeline (the prior's transformer too)."""
+    found = []
+    for pipe in editor.pipelines:
+        for name in ("unet", "transformer", "prior"):
+            module = getattr(pipe, name, None)
+            if isinstance(module, torch.nn.Module):
+                found.append(module)
+    return found
 
 
 def full_size_sd15() -> DifferentialEditor:
@@ -89,6 +108,11 @@ def full_size_sd15() -> DifferentialEditor:
 CASES: list[Case] = [
     Case("sd (tiny)", tiny_editor("sd"), 64, 10, 5),
     Case("sdxl (tiny)", tiny_editor("sdxl"), 64, 10, 5),
+    Case("kandinsky 2.2 (tiny)", tiny_editor("kandinsky", prior="kandinsky-prior"), 64, 10, 5),
+    Case("if stage I (tiny)", tiny_editor("if-1"), 64, 10, 5),
+    Case("if stages I+II (tiny)", tiny_editor("if-1", stage2="if-2"), 64, 10, 5),
+    Case("sd3 (tiny)", tiny_editor("sd3"), 64, 10, 5),
+    Case("flux (tiny)", tiny_editor("flux"), 64, 10, 5),
 ]
 FULL_CASES: list[Case] = [
     Case("sd-1.5 shape, 512 px", full_size_sd15, 512, 4, 1),
@@ -104,11 +128,9 @@ def half_map(size: int) -> torch.Tensor:
 
 def measure(case: Case) -> dict[str, float]:
     editor = case.build()
-    for stage in (editor.pipe, editor.refiner):
-        if stage is not None:
-            stage.set_progress_bar_config(disable=True)
-    denoiser = getattr(editor.pipe, "unet", None) or editor.pipe.transformer
-    timer = LoopTimer(denoiser)
+    for stage in editor.pipelines:
+        stage.set_progress_bar_config(disable=True)
+    timer = LoopTimer(networks(editor))
     image = torch.rand(1, 3, case.size, case.size, generator=torch.Generator().manual_seed(0))
     change, prompt = half_map(case.size), "a photo of a mountain lake"
 
@@ -117,11 +139,10 @@ def measure(case: Case) -> dict[str, float]:
         generator = torch.Generator().manual_seed(1)
         start = time.perf_counter()
         if kind == "stock":
-            editor.pipe(prompt, image=image, strength=0.5, num_inference_steps=case.n_steps, generator=generator,
-                        output_type="pt", callback_on_step_end=timer.step_end)
+            stock_img2img(editor, image, prompt, 0.5, case.n_steps, generator, output_type="pt")
         else:
             editor(image, prompt, change, num_inference_steps=case.n_steps, generator=generator, output_type="pt",
-                   skip_idle_steps=(kind == "editor"), callback_on_step_end=timer.step_end)
+                   skip_idle_steps=(kind == "editor"))
         return time.perf_counter() - start, timer.seconds
 
     kinds = ("stock", "editor", "reference")
