@@ -43,6 +43,8 @@ def _squeeze_to_2d(a: np.ndarray, *, channels_first: bool, name: str) -> np.ndar
     # 3-D: (1, H, W) vs (H, W, C). Tensors are channels-first by convention, arrays channels-last.
     if channels_first and shape[0] == 1:
         return a[0]
+    if channels_first and shape[0] in (3, 4):
+        return np.moveaxis(a, 0, -1)  # a (3, H, W) colour tensor: its luminance, like an (H, W, 3) array
     if shape[2] == 1:
         return a[..., 0]
     if shape[2] in (3, 4):
@@ -121,10 +123,13 @@ def pil_to_array(image: Image.Image, *, name: str) -> np.ndarray:
                 f"{name}: mode 'I' image has values in [{a.min()}, {a.max()}], outside the 16-bit range"
             )
         return a.astype(np.uint16)
-    if mode == "LA":
-        return np.asarray(image)[..., 0]
+    if mode in ("LA", "La"):
+        return np.asarray(image)[..., 0]  # the grey channel; alpha is ignored, as for RGBA maps
     # P, PA, CMYK, YCbCr, LAB, HSV, ...: to RGB(A) first; luminance is taken of the colour channels.
-    return np.asarray(image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB"))
+    try:
+        return np.asarray(image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB"))
+    except ValueError as e:  # a mode PIL cannot convert
+        raise ValueError(f"{name}: cannot read a map image of mode {mode!r} ({e})") from e
 
 
 # ------------------------------------------------------------------------------------------- op arguments

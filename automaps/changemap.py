@@ -62,7 +62,7 @@ class ChangeMap:
         - dtype: float in [0, 1]; uint8 (scaled by 1/255); uint16 (1/65535); bool; other ints holding 0/1.
         - shape: ``(H, W)``, ``(H, W, 1)``, ``(1, H, W)``, ``(1, 1, H, W)``; ``(H, W, 3)`` / ``(H, W, 4)``
           colour maps become the ITU-R 601-2 luminance (PIL "L") of their RGB channels. Torch tensors are
-          read channels-first (``(1, H, W)``), arrays channels-last when ambiguous.
+          read channels-first (``(1, H, W)``, colour ``(3, H, W)``), arrays channels-last when ambiguous.
 
         Args:
             array: The map values, polarity 1 = change unless ``invert`` is set.
@@ -113,36 +113,50 @@ class ChangeMap:
         return cls.from_array(pil_to_array(image, name="image"), invert=invert, provenance=provenance)
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], *, invert: bool = False) -> ChangeMap:
+    def from_file(cls, path: str | os.PathLike[str], *, invert: bool = False, name: str = "path") -> ChangeMap:
         """Read a map from an image file (any format PIL reads) or a ``.npy`` array.
+
+        Image files are turned upright by their EXIF orientation (as :func:`pipelines.images.load_image` does
+        with the image the map belongs to) and opened with PIL's decompression-bomb guard on.
 
         Args:
             path: File to read. Provenance becomes ``"file('<file name>')"``.
             invert: True for the paper's polarity (white = keep).
+            name: Parameter named in error messages (``"change_map"`` when it is an argument of ``edit``).
 
         Returns:
             A ChangeMap at the file's resolution.
 
         Raises:
             FileNotFoundError: ``path`` does not exist.
-            ValueError: ``path`` is not a readable image or ``.npy`` file, or its values are invalid.
+            ValueError: ``path`` is not a readable image or ``.npy`` file (corrupt, truncated, a
+                decompression bomb), or its values are invalid.
         """
+        import warnings
+
+        from PIL import ImageOps
+
         path = os.fspath(path)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"path: change map file {path!r} does not exist (or is not a file)")
+            raise FileNotFoundError(f"{name}: change map file {path!r} does not exist (or is not a file)")
         provenance = f"file({os.path.basename(path)!r})"
         if path.lower().endswith(".npy"):
             try:
                 array = np.load(path, allow_pickle=False)
             except (ValueError, OSError, EOFError) as e:
-                raise ValueError(f"path: {path!r} is not a readable .npy array ({e})") from e
+                raise ValueError(f"{name}: {path!r} is not a readable .npy array ({e})") from e
             return cls.from_array(array, invert=invert, provenance=provenance)
         try:
-            with Image.open(path) as image:
-                image.load()
-                return cls.from_pil(image, invert=invert, provenance=provenance)
-        except (Image.UnidentifiedImageError, OSError, SyntaxError) as e:
-            raise ValueError(f"path: {path!r} is not an image file PIL can read ({e})") from e
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    image.load()
+                    image = ImageOps.exif_transpose(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise ValueError(f"{name}: {path!r} is refused by PIL's decompression-bomb guard ({e})") from e
+        except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
+            raise ValueError(f"{name}: {path!r} is not an image file PIL can read ({e})") from e
+        return cls.from_array(pil_to_array(image, name=name), invert=invert, provenance=provenance)
 
     # ----------------------------------------------------------------------------------------- accessors
     @property
