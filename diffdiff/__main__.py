@@ -36,6 +36,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _open_image(path: Path, name: str):
+    """Open ``path`` fully decoded and upright (EXIF orientation), PIL's decompression-bomb guard on."""
+    import warnings
+
+    from PIL import Image, ImageOps
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{name}: no such file: {path}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                opened.load()
+                return ImageOps.exif_transpose(opened)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ValueError(f"{name}: {path} is refused by PIL's decompression-bomb guard ({error})") from error
+    except (OSError, SyntaxError, ValueError, EOFError) as error:  # corrupt, truncated, not an image
+        raise ValueError(f"{name}: {path} is not an image PIL can read ({error})") from error
+
+
+def _check_output(path: Path) -> None:
+    """Refuse an output that cannot be written before any model is loaded."""
+    from PIL import Image
+
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"output: folder does not exist: {path.parent}")
+    if path.is_dir():
+        raise IsADirectoryError(f"output: {path} is a folder")
+    if path.suffix.lower() not in Image.registered_extensions():
+        raise ValueError(f"output: unknown image extension {path.suffix!r} (use .png, .jpg, .webp, ...)")
+    if not os.access(path.parent, os.W_OK):
+        raise PermissionError(f"output: folder {path.parent} is not writable")
+
+
 def _save_atomically(image, path: Path) -> None:
     # A temporary file in the same folder, then a rename: an interrupted run leaves no half-written file.
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
@@ -51,19 +85,14 @@ def _save_atomically(image, path: Path) -> None:
 def run(args: argparse.Namespace) -> None:
     """Load, edit, save (raises on any problem; :func:`main` turns errors into exit codes)."""
     import torch
-    from PIL import Image
 
     from diffdiff import DifferentialEditor
 
-    for name, path in (("image", args.image), ("map", args.change_map)):
-        if not path.is_file():
-            raise FileNotFoundError(f"{name}: no such file: {path}")
-    if not args.output.parent.is_dir():
-        raise FileNotFoundError(f"output: folder does not exist: {args.output.parent}")
-    if args.output.resolve() == args.image.resolve() and not args.overwrite:
-        raise ValueError("output: refusing to overwrite the input image (pass --overwrite)")
-    image = Image.open(args.image).convert("RGB")
-    change_map = Image.open(args.change_map)
+    _check_output(args.output)
+    if args.output.resolve() in (args.image.resolve(), args.change_map.resolve()) and not args.overwrite:
+        raise ValueError("output: refusing to overwrite an input file (pass --overwrite)")
+    image = _open_image(args.image, "image").convert("RGB")
+    change_map = _open_image(args.change_map, "map")
     editor = DifferentialEditor.from_pretrained(args.model, device=args.device, scheduler=args.scheduler)
     out = editor(image, args.prompt, change_map, num_inference_steps=args.steps, guidance_scale=args.guidance,
                  generator=torch.Generator().manual_seed(args.seed), invert_map=args.invert_map)
@@ -81,12 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     except ModelNotAvailableError as error:
         if args.debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error}".splitlines()[0], file=sys.stderr)
         return 3
     except (OSError, ValueError, TypeError) as error:
         if args.debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error}".splitlines()[0], file=sys.stderr)
         return 2
     return 0
 

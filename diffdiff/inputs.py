@@ -12,13 +12,32 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-__all__ = ["image_batch", "map_batch", "to_output"]
+__all__ = ["MIN_SIDE", "image_batch", "map_batch", "to_output"]
 
 OUTPUT_TYPES = ("pil", "np", "pt", "latent")
 
+MIN_SIDE = 16
+"""Smallest image side in pixels: below it an image is under two latent cells of an 8x VAE (and one 16-px patch
+of the map models), so an edit means nothing; a 1x1 or 8x8 input is reported instead of upsampled."""
+
 
 def _pil_to_tensor(image: Image.Image) -> torch.Tensor:
-    array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        # PIL's own conversion clips these to 0..255 (a 16-bit photo turns white): scale by the real range,
+        # 0..65535 for I;16, else the narrowest of 0..1 (F), 0..255, 0..65535 that holds the data.
+        values = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise ValueError(f"image: a mode {image.mode!r} image with NaN or Inf values")
+        low, high = float(values.min(initial=0)), float(values.max(initial=0))
+        spans = [(0.0, 65535.0)] if image.mode.startswith("I;16") else (
+            ([(0.0, 1.0)] if image.mode == "F" else []) + [(0.0, 255.0), (0.0, 65535.0)])
+        start, stop = next(((a, b) for a, b in spans if a <= low and high <= b), (low, max(high, low + 1.0)))
+        grey = torch.from_numpy(np.clip((values - start) / (stop - start), 0, 1).astype(np.float32))
+        return grey[None].expand(3, -1, -1).clone()
+    try:
+        array = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    except ValueError as error:  # a mode PIL cannot convert (e.g. "La")
+        raise ValueError(f"image: cannot read a PIL image of mode {image.mode!r} as RGB ({error})") from error
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0
 
 
@@ -41,7 +60,8 @@ def image_batch(image: Any) -> torch.Tensor:
     """Normalise an image argument to a float batch.
 
     Args:
-        image: a PIL image (any mode; converted to RGB), a list of PIL images of one size, a numpy
+        image: a PIL image (any mode; converted to RGB, alpha dropped, 16-bit and float modes scaled by their
+            range; EXIF orientation is not applied), a list of PIL images of one size, a numpy
             ``(H, W, 3)`` / ``(B, H, W, 3)`` array (uint8, or float in [0, 1]), or a torch tensor
             ``(3, H, W)`` / ``(B, 3, H, W)`` in [0, 1]. The input is never modified.
 
@@ -50,7 +70,8 @@ def image_batch(image: Any) -> torch.Tensor:
 
     Raises:
         TypeError: for an unsupported type.
-        ValueError: for a wrong shape, mixed sizes, non-finite values or values outside [0, 1].
+        ValueError: for a wrong shape, mixed sizes, non-finite values, values outside [0, 1] or a side
+            below :data:`MIN_SIDE` pixels.
     """
     if isinstance(image, Image.Image):
         batch = _pil_to_tensor(image)[None]
@@ -77,6 +98,9 @@ def image_batch(image: Any) -> torch.Tensor:
         )
     if batch.shape[-1] < 1 or batch.shape[-2] < 1:
         raise ValueError(f"image: empty image of shape {tuple(batch.shape)}")
+    if min(batch.shape[-2:]) < MIN_SIDE:
+        height, width = batch.shape[-2:]
+        raise ValueError(f"image: {width}x{height} pixels is too small; the minimum is {MIN_SIDE} pixels per side")
     if not torch.isfinite(batch).all():
         raise ValueError("image: contains NaN or Inf")
     if batch.min() < -1e-6 or batch.max() > 1 + 1e-6:
@@ -91,7 +115,8 @@ def _one_map(change_map: Any) -> torch.Tensor:
     if isinstance(change_map, Image.Image):
         if change_map.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
             array = np.asarray(change_map, dtype=np.float64)
-            peak = 1.0 if change_map.mode == "F" else 65535.0 if "16" in change_map.mode else 255.0
+            # "I" is read within the 16-bit range, as automaps.ChangeMap reads it (old Pillows open 16-bit PNGs so).
+            peak = 1.0 if change_map.mode == "F" else 65535.0
             array = array / peak if array.max(initial=0) > 1 else array
         else:
             array = np.asarray(change_map.convert("L"), dtype=np.float64) / 255.0
