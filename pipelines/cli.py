@@ -1,8 +1,8 @@
 """The ``automaps`` command line: ``edit``, ``plan``, ``map``, ``models``, and the paper's tools ``fan``, ``inpaint``
 and ``evaluate`` (in :mod:`pipelines.cli_tools`).
 
-Exit codes: 0 ok, 2 bad input, 3 missing model. Errors are one line on stderr, no traceback, unless
-``--debug``.
+Exit codes: 0 ok, 2 bad input, 3 missing model, 130 interrupted. Errors are one line on stderr, no traceback,
+unless ``--debug``. Every file is written atomically (temporary file + rename); inputs are never modified.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 from typing import Any
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_MISSING_MODEL = 0, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 class UsageError(ValueError):
@@ -39,13 +40,16 @@ def _check_output(path: Path, inputs: list[Path], overwrite: bool, option: str =
         raise UsageError(f"{option}: folder does not exist: {path.parent}")
     if not overwrite and any(path.resolve() == p.resolve() for p in inputs):
         raise UsageError(f"{option}: refusing to overwrite an input file (pass --overwrite)")
+    from automaps.io import check_writable
+
+    check_writable(path, name=option)  # now, not after minutes of diffusion
 
 
-def _save_image(image, path: Path) -> None:
-    from automaps.io import atomic_write
+def _save_image(image, path: Path, option: str = "output") -> None:
+    from pipelines.images import save_image
 
-    with atomic_write(path, name="output") as handle:
-        image.save(handle, format=_format_of(path))
+    _format_of(path)
+    save_image(image, path, name=option)  # atomic: temporary file + rename
 
 
 def _format_of(path: Path) -> str:
@@ -83,31 +87,30 @@ def cmd_edit(args: argparse.Namespace) -> None:
         args.image, args.instruction, model=args.model, change_map=args.map, region=args.region,
         strength=args.strength, prompt=args.prompt, seed=args.seed, steps=args.steps, guidance_scale=args.guidance,
         map_models=_key_values(args.map_model, "--map-model"), crop=args.crop, scheduler=args.scheduler,
-        device=args.device, progress=not args.quiet,
+        device=args.device, progress=not args.quiet, invert_map=args.invert_map,
+        max_megapixels=None if args.max_megapixels == 0 else args.max_megapixels,
     )
     _save_image(result.image, args.output)
     if args.save_map is not None:
         result.change_map.save(args.save_map)
     if args.preview is not None:
-        _save_image(result.change_map.overlay(result.source), args.preview)
+        _save_image(result.change_map.overlay(result.source), args.preview, "--preview")
     if not args.quiet:
         print(f"wrote {args.output}: {result.plan.kind} edit, map {result.change_map.provenance!s}, "
               f"seed {result.seed}, {result.timings['total']:.1f} s", file=sys.stderr)
 
 
 def cmd_map(args: argparse.Namespace) -> None:
-    from PIL import Image
-
     from automaps import ops
     from automaps.generators import generate
+    from pipelines.images import load_image
 
     _check_output(args.output, [args.image], args.overwrite)
     if args.preview is not None:
         _check_output(args.preview, [args.image], args.overwrite, "--preview")
     if not args.image.is_file():
         raise UsageError(f"image: no such file: {args.image}")
-    with Image.open(args.image) as opened:
-        image = opened.convert("RGB")
+    image = load_image(args.image)[0]  # upright by EXIF, any mode, corrupt files named
     models = _key_values(args.map_model, "--map-model")
     params: dict[str, Any] = {}
     if args.source in ("clipseg", "auto"):
@@ -130,7 +133,7 @@ def cmd_map(args: argparse.Namespace) -> None:
         change = ops.invert(change)
     change.save(args.output)
     if args.preview is not None:
-        _save_image(change.overlay(image), args.preview)
+        _save_image(change.overlay(image), args.preview, "--preview")
     print(f"wrote {args.output}: {change.provenance}", file=sys.stderr)
 
 
@@ -179,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--save-map", type=Path, help="also write the change map here")
     edit.add_argument("--preview", type=Path, help="also write the map tinted over the image here")
     edit.add_argument("--crop", choices=("auto", "off"), default="auto")
+    edit.add_argument("--invert-map", action="store_true", help="the --map uses the paper's white = keep")
+    edit.add_argument("--max-megapixels", type=float, default=1.0,
+                      help="larger images are edited at this size and restored through the map (0: no limit)")
     edit.add_argument("--map-model", action="append", metavar="NAME=ID_OR_FOLDER",
                       help="clipseg, detector, segmenter or depth model (repeatable)")
     edit.add_argument("--overwrite", action="store_true", help="allow writing over an input file")
@@ -219,11 +225,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = build_parser().parse_args(argv)
+    import warnings
+
     from automaps.generators import ModelNotAvailableError as MapModelMissing
     from diffdiff.errors import ModelNotAvailableError as DiffusionModelMissing
 
+    previous_format = warnings.formatwarning
     try:
+        # Our warnings (prompt truncated, map stretched, alpha dropped) as one line each, without source lines.
+        warnings.formatwarning = lambda message, category, *rest, **kw: f"warning: {message}\n"
         args.run(args)
+    except KeyboardInterrupt:
+        print("error: interrupted (every file is written whole or not at all)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except (MapModelMissing, DiffusionModelMissing) as error:
         if args.debug:
             raise
@@ -234,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {error}".splitlines()[0], file=sys.stderr)
         return EXIT_BAD_INPUT
+    finally:
+        warnings.formatwarning = previous_format
     return EXIT_OK
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import numbers
 import os
 import secrets
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +18,15 @@ from PIL import Image
 
 from automaps import ChangeMap, ops
 from automaps.plan_types import PHRASE_GENERATORS, EditPlan
+from pipelines.checks import check_arguments, check_model, warn_if_truncated
 from pipelines.crop import CropBox, crop_box, native_resolution
+from pipelines.images import DEFAULT_MAX_MEGAPIXELS, MIN_SIDE, budget_size, load_image, paste_through_map
 from pipelines.maps import map_from_plan
 from pipelines.models import load_editor
 
 __all__ = ["EditResult", "edit"]
 
-CROP_MODES = ("auto", "off")
+_NOTHING_TO_CHANGE = "the change map is all zero: nothing to change, the input is returned and no model was run"
 
 
 @dataclass
@@ -30,13 +34,15 @@ class EditResult:
     """What one edit produced, and everything needed to reproduce it.
 
     Attributes:
-        image: the edited image (RGB, the input's size).
+        image: the edited image, the input's size and orientation (upright); RGBA when the input had alpha
+            (the alpha is the input's), RGB otherwise.
         change_map: the map used, ``(H, W)`` in [0, 1], 1 = change fully, with its provenance.
         plan: the edit plan (after the caller's overrides).
         seed: the seed of the diffusion run.
         model: the diffusion model's id or folder.
         timings: seconds per stage: ``plan``, ``map``, ``load``, ``diffusion``, ``total``.
         settings: steps, guidance, scheduler, crop box and the other knobs of the run.
+        source: the input as edited: upright, RGB or RGBA.
     """
 
     image: Image.Image
@@ -60,19 +66,21 @@ class EditResult:
             ``{"image" | "change_map" | "overlay" | "json": path}``.
         """
         from automaps.io import atomic_write
+        from pipelines.images import save_image
 
         folder = Path(folder)
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"folder: {folder} is a file; expected a folder to write into")
         folder.mkdir(parents=True, exist_ok=True)
         paths = {name: folder / file for name, file in
                  (("image", "image.png"), ("change_map", "change_map.png"), ("overlay", "overlay.png"),
                   ("json", "edit.json"))}
-        for name, picture in (("image", self.image), ("overlay", self.change_map.overlay(self.source))):
-            with atomic_write(paths[name]) as handle:
-                picture.save(handle, format="PNG")
+        save_image(self.image, paths["image"], name="folder")
+        save_image(self.change_map.overlay(self.source), paths["overlay"], name="folder")
         self.change_map.save(paths["change_map"])
         record = {"plan": self.plan.to_dict(), "seed": self.seed, "model": self.model,
                   "map_provenance": self.change_map.provenance, "settings": self.settings, "timings": self.timings}
-        with atomic_write(paths["json"]) as handle:
+        with atomic_write(paths["json"], name="folder") as handle:
             handle.write(json.dumps(record, indent=2, ensure_ascii=False, default=str).encode())
         return paths
 
@@ -85,35 +93,36 @@ class EditResult:
         """
         overrides.setdefault("seed", self.seed)
         overrides.setdefault("map_models", self._map_models)
-        for key in ("steps", "guidance_scale", "crop", "progress"):
-            overrides.setdefault(key, self.settings.get(key))
+        for key in ("steps", "guidance_scale", "crop", "progress", "max_megapixels"):
+            if key in self.settings:
+                overrides.setdefault(key, self.settings[key])
         return edit(self.image, instruction, model=self._editor, **overrides)
 
 
 def _as_image(image: Any) -> Image.Image:
-    if isinstance(image, (str, os.PathLike)):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"image: no such file: {path}")
-        with Image.open(path) as opened:
-            return opened.convert("RGB")
-    if isinstance(image, Image.Image):
-        return image.convert("RGB")
-    if isinstance(image, np.ndarray) and image.ndim == 3 and image.shape[-1] in (3, 4) and image.dtype == np.uint8:
-        return Image.fromarray(image[..., :3])
-    raise TypeError(f"image: expected a PIL image, a path or a uint8 (H, W, 3) array, got {type(image).__name__}")
+    """The upright RGB image of ``image``, alpha dropped (:func:`pipelines.images.load_image`), for the tools
+    (``strength_fan``, ``soft_inpaint``) that read an image the way :func:`edit` does."""
+    return load_image(image)[0]
 
 
-def _given_map(change_map: Any, size: tuple[int, int]) -> ChangeMap:
+def _given_map(change_map: Any, size: tuple[int, int], invert: bool) -> ChangeMap:
+    """The caller's map at the image's ``size = (W, H)``; a resize warns when the aspect ratio differs."""
     if isinstance(change_map, (str, os.PathLike)):
-        change = ChangeMap.from_file(change_map)
-    elif isinstance(change_map, ChangeMap):
-        change = change_map
-    elif isinstance(change_map, Image.Image):
-        change = ChangeMap.from_pil(change_map, provenance="user map")
+        change = ChangeMap.from_file(change_map, invert=invert, name="change_map")
+    elif isinstance(change_map, numbers.Real) and not isinstance(change_map, bool):
+        # A number is a uniform map: plain img2img at that strength.
+        change = ChangeMap.from_array(np.full(size[::-1], change_map, np.float32), invert=invert,
+                                      provenance=f"constant({change_map:g})")
     else:
-        change = ChangeMap.from_array(change_map, provenance="user map")
-    return change if change.size == size else ops.resize(change, size=size)
+        provenance = "array" if isinstance(change_map, ChangeMap) else "user map"
+        change = ChangeMap.from_array(change_map, invert=invert, provenance=provenance)
+    if change.size == size:
+        return change
+    (w, h), (W, H) = change.size, size
+    if abs(h / w - H / W) > 0.01 * (H / W):
+        warnings.warn(f"change_map: size {w}x{h} has another aspect ratio than the image ({W}x{H}); "
+                      "it is stretched to the image", stacklevel=3)
+    return ops.resize(change, size=size)
 
 
 def _apply_overrides(plan: EditPlan, region: str | None, strength: float | None, prompt: str | None) -> EditPlan:
@@ -126,26 +135,37 @@ def _apply_overrides(plan: EditPlan, region: str | None, strength: float | None,
     if strength is not None:
         changes["strength"] = strength
     if prompt is not None:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ValueError("prompt: must be a non-empty string")
         changes["prompt"] = prompt
     return plan.replace(**changes) if changes else plan
 
 
-def _run_editor(editor, image: Image.Image, change: ChangeMap, box: CropBox | None, **call: Any) -> Image.Image:
-    """Edit the whole image, or the crop ``box`` at the model's native resolution pasted back through the map."""
+def _run_editor(editor, image: Image.Image, change: ChangeMap, box: CropBox | None, max_megapixels: float | None,
+                **call: Any) -> Image.Image:
+    """Edit the whole image (within the pixel budget), or the crop ``box`` at the model's native resolution;
+    an edit made at another size is brought back through the map (:func:`pipelines.images.paste_through_map`)."""
     if box is None:
-        return editor(image, call.pop("prompt"), change, **call).images[0]
-    crop = image.crop(box.as_tuple())
-    crop_map = change.values[box.top : box.bottom, box.left : box.right]
-    side = native_resolution(editor)
-    scale = side / max(crop.size)
-    work_size = (max(8, round(crop.width * scale)), max(8, round(crop.height * scale)))
-    crop_change = ops.resize(ChangeMap(crop_map, provenance="crop"), size=work_size)
-    edited = editor(crop.resize(work_size, Image.Resampling.LANCZOS), call.pop("prompt"), crop_change, **call).images[0]
-    pasted = np.asarray(image).copy()
-    region = np.asarray(edited.resize(crop.size, Image.Resampling.LANCZOS))
-    keep = crop_map[..., None] == 0  # exact: the input wherever the map is 0, at full resolution
-    pasted[box.top : box.bottom, box.left : box.right] = np.where(keep, np.asarray(crop), region)
-    return Image.fromarray(pasted)
+        region, values = image, change.values
+        size = budget_size(image.size, max_megapixels)
+    else:
+        region = image.crop(box.as_tuple())
+        values = change.values[box.top : box.bottom, box.left : box.right]
+        scale = native_resolution(editor) / max(region.size)
+        size = (max(MIN_SIDE, round(region.width * scale)), max(MIN_SIDE, round(region.height * scale)))
+    region_map = change if box is None else ChangeMap(values, provenance=f"{change.provenance} | crop")
+    prompt = call.pop("prompt")
+    if size == region.size:
+        edited = editor(region, prompt, region_map, **call).images[0]  # kept pixels are exact already
+    else:
+        work = region.resize(size, Image.Resampling.LANCZOS)
+        edited = editor(work, prompt, ops.resize(region_map, size=size), **call).images[0]
+        edited = paste_through_map(region, work, edited, values)
+    if box is None:
+        return edited
+    pasted = image.copy()
+    pasted.paste(edited, (box.left, box.top))
+    return pasted
 
 
 def edit(
@@ -154,6 +174,7 @@ def edit(
     model: Any = "sd15",
     *,
     change_map: Any = None,
+    invert_map: bool = False,
     region: str | None = None,
     strength: float | None = None,
     prompt: str | None = None,
@@ -164,6 +185,7 @@ def edit(
     map_models: Mapping[str, str | None] | None = None,
     planner: Callable[[str], EditPlan] | None = None,
     crop: str = "auto",
+    max_megapixels: float | None = DEFAULT_MAX_MEGAPIXELS,
     scheduler: Any = None,
     device: str | None = None,
     torch_dtype: Any = None,
@@ -173,11 +195,15 @@ def edit(
     """Edit ``image`` as ``instruction`` says, with no hand-painted mask.
 
     Args:
-        image: PIL image, path, or uint8 ``(H, W, 3)`` array.
-        instruction: e.g. ``"make the sky stormy"``.
+        image: a path, a PIL image of any mode, or a uint8/uint16/float ``(H, W[, 3 | 4])`` array (see
+            :func:`pipelines.images.load_image`): turned upright by its EXIF orientation, at least 16 px a side.
+            An alpha channel is kept in the output, and pixels with alpha 0 are not changed.
+        instruction: e.g. ``"make the sky stormy"``; one the planner cannot parse becomes a global edit (the
+            plan's notes say so).
         model: ``"sd15"``, ``"sdxl"``, a hub id or folder, a ``DifferentialEditor`` or a diffusers pipeline.
-        change_map: an explicit map (path, PIL, array, ``ChangeMap``; 1 = change fully), used as given
-            instead of the planner's.
+        change_map: an explicit map (path, PIL, array, tensor, ``ChangeMap`` or a number; 1 = change fully),
+            used instead of the planner's; resampled to the image (with a warning if its aspect ratio differs).
+        invert_map: ``change_map`` is in the paper's polarity (white = keep): use ``1 - map``.
         region: an explicit phrase to segment instead of the planner's region.
         strength: overrides the plan's maximum change (planner maps only).
         prompt: overrides the plan's target prompt.
@@ -189,65 +215,93 @@ def edit(
         planner: any ``instruction -> EditPlan`` callable (default: ``automaps.planner.plan``).
         crop: ``"auto"`` edits a crop around a small changed area at the model's native resolution;
             ``"off"`` edits the whole image.
+        max_megapixels: the largest area the map models and a whole-image edit work at. A larger image is
+            downscaled for them, and the edit is brought back to full resolution through the map, so kept
+            pixels stay exact (:func:`pipelines.images.paste_through_map`). ``None``: no limit.
         scheduler, device, torch_dtype: for a model loaded here.
         release_map_models: free the map models before diffusion (peak memory = the larger stage).
         progress: show progress bars.
 
     Returns:
-        :class:`EditResult`; ``result.image`` has the input's size and equals it wherever the map is 0.
+        :class:`EditResult`; ``result.image`` has the input's size and equals it wherever the map is 0. An
+        all-zero map (explicit, or a region that was not found) returns the input without loading the model.
 
     Raises:
-        ValueError / TypeError: bad arguments (the message names the parameter).
+        ValueError / TypeError: bad arguments or inputs (the message names the parameter).
+        FileNotFoundError: a missing image, map or model folder.
         ModelNotAvailableError: a model is not in the local cache while offline.
+        UnsupportedPipelineError: the model's pipeline class is not supported.
     """
     from automaps.planner import plan as rule_planner
 
-    if crop not in CROP_MODES:
-        raise ValueError(f"crop: expected one of {CROP_MODES}, got {crop!r}")
-    if steps is not None and (not isinstance(steps, int) or steps < 1):
-        raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
-    if seed is not None and (not isinstance(seed, int) or seed < 0):
-        raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
+    check_arguments(instruction, crop, steps, seed, max_megapixels, map_models, device, torch_dtype)
+    if invert_map and change_map is None:
+        raise ValueError("invert_map: only applies to a change_map you pass")
     timings: dict[str, float] = {}
     started = clock = time.perf_counter()
-    source = _as_image(image)
+    # Cheap inputs first (image, plan, a given map), then the model (a file read), then the map models.
+    source, alpha = load_image(image)
     plan = _apply_overrides((planner or rule_planner)(instruction), region, strength, prompt)
     timings["plan"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    map_device = "cpu" if device is None else str(device)
     if change_map is not None:
-        change = _given_map(change_map, source.size)
+        change = _given_map(change_map, source.size, invert_map)
         plan = plan.replace(notes=[*plan.notes, "change map given by the caller; the planner's recipe is unused"])
-    else:
-        change = map_from_plan(source, plan, map_models, device=map_device)
+    model_name = check_model(model)
+    if change_map is None:
+        work_size = budget_size(source.size, max_megapixels)
+        work = source if work_size == source.size else source.resize(work_size, Image.Resampling.LANCZOS)
+        change = map_from_plan(work, plan, map_models, device="cpu" if device is None else str(device))
+        if change.size != source.size:
+            change = ops.resize(change, size=source.size)
         if release_map_models:
             from automaps.generators import release
 
             release()
+    if alpha is not None and not (opaque := np.asarray(alpha) > 0).all():
+        change = change.derive(change.values * opaque, "alpha > 0")  # transparent pixels are kept
     timings["map"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    editor, model_name = load_editor(model, device=device, torch_dtype=torch_dtype, scheduler=scheduler)
-    for stage in (editor.pipe, editor.refiner):
-        if stage is not None:
-            stage.set_progress_bar_config(disable=not progress)
-    timings["load"] = time.perf_counter() - clock
-
-    import torch
 
     seed = secrets.randbelow(2**31) if seed is None else seed
     steps = 30 if steps is None else steps
+    settings: dict[str, Any] = {"steps": steps, "guidance_scale": guidance_scale, "negative_prompt": negative_prompt,
+                                "crop": crop, "crop_box": None, "max_megapixels": max_megapixels,
+                                "progress": progress, "scheduler": None, "family": None,
+                                "map_models": dict(map_models or {})}
+    restored = _with_alpha(source, alpha)
+    if change.max() == 0:
+        plan = plan.replace(notes=[*plan.notes, _NOTHING_TO_CHANGE])
+        timings.update(load=0.0, diffusion=0.0, total=time.perf_counter() - started)
+        return EditResult(restored.copy(), change, plan, seed, model_name, timings, settings, restored, model,
+                          dict(map_models or {}))
+
+    clock = time.perf_counter()
+    editor, model_name = load_editor(model, device=device, torch_dtype=torch_dtype, scheduler=scheduler)
+    for stage in getattr(editor, "pipelines", [editor.pipe]):
+        stage.set_progress_bar_config(disable=not progress)
+    timings["load"] = time.perf_counter() - clock
+    warn_if_truncated(editor, plan.prompt, "prompt")
+    warn_if_truncated(editor, negative_prompt, "negative_prompt")
+
+    import torch
+
     box = crop_box(change.values) if crop == "auto" else None
     clock = time.perf_counter()
-    edited = _run_editor(editor, source, change, box, prompt=plan.prompt, negative_prompt=negative_prompt,
-                         num_inference_steps=steps, guidance_scale=guidance_scale,
+    edited = _run_editor(editor, source, change, box, max_megapixels, prompt=plan.prompt,
+                         negative_prompt=negative_prompt, num_inference_steps=steps, guidance_scale=guidance_scale,
                          generator=torch.Generator().manual_seed(seed))
     timings["diffusion"] = time.perf_counter() - clock
     timings["total"] = time.perf_counter() - started
-    settings = {"steps": steps, "guidance_scale": guidance_scale, "negative_prompt": negative_prompt,
-                "crop": crop, "crop_box": None if box is None else box.as_tuple(), "progress": progress,
-                "scheduler": type(editor.pipe.scheduler).__name__, "family": editor.family,
-                "map_models": dict(map_models or {})}
-    return EditResult(edited, change, plan, seed, model_name, timings, settings, source, editor,
+    settings.update(crop_box=None if box is None else box.as_tuple(), family=editor.family,
+                    scheduler=type(editor.pipe.scheduler).__name__)
+    return EditResult(_with_alpha(edited, alpha), change, plan, seed, model_name, timings, settings, restored, editor,
                       dict(map_models or {}))
+
+
+def _with_alpha(image: Image.Image, alpha: Image.Image | None) -> Image.Image:
+    if alpha is None:
+        return image
+    rgba = image.convert("RGBA")
+    rgba.putalpha(alpha)
+    return rgba
