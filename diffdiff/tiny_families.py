@@ -123,14 +123,16 @@ def _if_scheduler():
                          prediction_type="epsilon", variance_type="learned_range")
 
 
-def _if_unet(sample_size: int, in_channels: int, **extra):
+def _if_unet(sample_size: int, in_channels: int, levels: int = 2, **extra):
     from diffusers import UNet2DConditionModel
 
+    # Attention only at the coarsest level (16x16 here): at 32x32 it would dominate a stage II call.
+    plain = levels - 1
     return UNet2DConditionModel(
-        sample_size=sample_size, layers_per_block=1, block_out_channels=(16, 32),
-        down_block_types=("ResnetDownsampleBlock2D", "SimpleCrossAttnDownBlock2D"),
+        sample_size=sample_size, layers_per_block=1, block_out_channels=(16,) * plain + (32,),
+        down_block_types=("ResnetDownsampleBlock2D",) * plain + ("SimpleCrossAttnDownBlock2D",),
         mid_block_type="UNetMidBlock2DSimpleCrossAttn",
-        up_block_types=("SimpleCrossAttnUpBlock2D", "ResnetUpsampleBlock2D"), in_channels=in_channels,
+        up_block_types=("SimpleCrossAttnUpBlock2D",) + ("ResnetUpsampleBlock2D",) * plain, in_channels=in_channels,
         out_channels=6, cross_attention_dim=32, encoder_hid_dim=32, attention_head_dim=8, norm_num_groups=8,
         addition_embed_type="text", addition_embed_type_num_heads=2, cross_attention_norm="group_norm",
         resnet_time_scale_shift="scale_shift", act_fn="gelu", **extra,
@@ -154,7 +156,7 @@ def _build_if_2():
     torch.manual_seed(0)
     text_encoder = _t5_encoder()  # same seed and config as stage I: the released stages share one T5
     torch.manual_seed(1)
-    unet = _if_unet(64, 6, class_embed_type="timestep", mid_block_scale_factor=1.414,
+    unet = _if_unet(64, 6, levels=3, class_embed_type="timestep", mid_block_scale_factor=1.414,
                     time_embedding_act_fn="gelu", time_embedding_dim=32)
     noising = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", beta_start=0.0001,
                             beta_end=0.02)

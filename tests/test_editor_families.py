@@ -20,12 +20,12 @@ from diffdiff.schedulers import renoise
 
 # editor name (conftest.EDITOR_PARTS or a tiny family) -> family
 CASES = {"kandinsky": "kandinsky", "if-1": "deepfloyd_if", "if-1+2": "deepfloyd_if", "sd3": "sd3", "flux": "flux"}
-N_STEPS = 10
+N_STEPS = 6  # short schedules keep the suite fast; every rounding case below still occurs
 PROMPT = "a red fox in the snow"
 BATCH_ATOL = 5e-4  # batched CPU kernels round differently from single ones
 # IF's dynamic thresholding (a per-image quantile, then a clamp) amplifies that rounding, and stage II
 # amplifies stage I's: measured on these tiny models, stock IF differs between a batch of two and single
-# runs by up to 3.4e-4 (stage I, strength 0.7) and 1.5e-2 (stages I + II, strength 1.0) by itself.
+# runs by up to 1.7e-3 (stage I) and 1.5e-2 (stages I + II) by itself at strength 1.0.
 IF_BATCH_ATOL = {"if-1": 3e-3, "if-1+2": 2e-2}
 
 
@@ -139,7 +139,8 @@ def test_nesting(editors, name):
     """Until its free position, every value the model sees is the original re-noised to that level;
     the first check also proves the editor's noise is the one the pipeline drew."""
     editor = editors(name)
-    image, change = make_image(seed=2), three_band_map(middle=0.45) * 0.9  # maximum 0.9: one step skipped
+    # maximum 0.8: idle steps are skipped with either rounding (floor: 4 of 6 steps run, ceil: 5)
+    image, change = make_image(seed=2), three_band_map(middle=0.45) * 0.8
     scheduler = stage(editor).scheduler
     spy, hooks = StepSpy(scheduler), HookSpy()
     try:
