@@ -11,7 +11,8 @@ import torch
 # Tests must never reach a hub; any accidental download fails fast instead of hanging.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread per xdist worker: two workers with two threads each on two cores run several times slower.
+torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
 
 # Editors made of several saved folders: name -> (main folder, {from_pretrained keyword: folder}).
 EDITOR_PARTS: dict[str, tuple[str, dict[str, str]]] = {
