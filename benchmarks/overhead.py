@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch
 
 from diffdiff import DifferentialEditor
-from diffdiff.reference import stock_img2img
+from diffdiff.reference import step_networks, stock_img2img
 
 
 @dataclass
@@ -87,16 +87,6 @@ def tiny_editor(name: str, **extras: str) -> Callable[[], DifferentialEditor]:
     return build
 
 
-def networks(editor: DifferentialEditor) -> list[torch.nn.Module]:
-    """Every network that runs once per step, in every loaded pipeline (the prior's transformer too)."""
-    found = []
-    for pipe in editor.pipelines:
-        for name in ("unet", "transformer", "prior"):
-            module = getattr(pipe, name, None)
-            if isinstance(module, torch.nn.Module):
-                found.append(module)
-    return found
-
 
 def full_size_sd15() -> DifferentialEditor:
     """A Stable-Diffusion-1.5-shaped pipeline with random weights (see ``benchmarks/_models.py``)."""
@@ -130,7 +120,7 @@ def measure(case: Case) -> dict[str, float]:
     editor = case.build()
     for stage in editor.pipelines:
         stage.set_progress_bar_config(disable=True)
-    timer = LoopTimer(networks(editor))
+    timer = LoopTimer(step_networks(editor))
     image = torch.rand(1, 3, case.size, case.size, generator=torch.Generator().manual_seed(0))
     change, prompt = half_map(case.size), "a photo of a mountain lake"
 

@@ -36,25 +36,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _open_image(path: Path, name: str):
-    """Open ``path`` fully decoded and upright (EXIF orientation), PIL's decompression-bomb guard on."""
-    import warnings
-
-    from PIL import Image, ImageOps
-
-    if not path.is_file():
-        raise FileNotFoundError(f"{name}: no such file: {path}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                opened.load()
-                return ImageOps.exif_transpose(opened)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ValueError(f"{name}: {path} is refused by PIL's decompression-bomb guard ({error})") from error
-    except (OSError, SyntaxError, ValueError, EOFError) as error:  # corrupt, truncated, not an image
-        raise ValueError(f"{name}: {path} is not an image PIL can read ({error})") from error
-
 
 def _check_output(path: Path) -> None:
     """Refuse an output that cannot be written before any model is loaded."""
@@ -87,12 +68,13 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from diffdiff import DifferentialEditor
+    from diffdiff.inputs import open_image_file
 
     _check_output(args.output)
     if args.output.resolve() in (args.image.resolve(), args.change_map.resolve()) and not args.overwrite:
         raise ValueError("output: refusing to overwrite an input file (pass --overwrite)")
-    image = _open_image(args.image, "image").convert("RGB")
-    change_map = _open_image(args.change_map, "map")
+    image = open_image_file(args.image, "image").convert("RGB")
+    change_map = open_image_file(args.change_map, "map")
     editor = DifferentialEditor.from_pretrained(args.model, device=args.device, scheduler=args.scheduler)
     out = editor(image, args.prompt, change_map, num_inference_steps=args.steps, guidance_scale=args.guidance,
                  generator=torch.Generator().manual_seed(args.seed), invert_map=args.invert_map)

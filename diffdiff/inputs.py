@@ -3,16 +3,22 @@ back. Every error names the parameter and what was expected."""
 
 from __future__ import annotations
 
+import struct
 import warnings
+import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 
-__all__ = ["MIN_SIDE", "image_batch", "map_batch", "to_output"]
+__all__ = ["MIN_SIDE", "image_batch", "map_batch", "open_image_file", "to_output"]
+
+# Errors PIL raises (or lets through from zlib/struct) on corrupt or truncated files, beyond OSError.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 
 OUTPUT_TYPES = ("pil", "np", "pt", "latent")
 
@@ -220,3 +226,41 @@ def to_output(images: torch.Tensor, output_type: str) -> Any:
     if output_type == "np":
         return array
     return [Image.fromarray(np.round(a * 255).astype(np.uint8)) for a in array]
+
+
+def open_image_file(path: Path, name: str) -> Image.Image:
+    """Open an image file fully decoded and upright (EXIF orientation), PIL's decompression-bomb guard on.
+
+    Args:
+        path: the file.
+        name: the parameter name used in error messages (``"image"``, ``"map"``).
+
+    Returns:
+        The decoded PIL image, in the file's own mode.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a folder, a file PIL cannot read, a corrupt or truncated file, or one the
+            decompression-bomb guard refuses.
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"{name}: no such file: {path}")
+    if path.is_dir():
+        raise ValueError(f"{name}: {path} is a folder, not an image file")
+    try:
+        with warnings.catch_warnings():
+            # Between 1x and 2x PIL's limit the guard only warns; a CLI would go on and exhaust memory.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as opened:
+                opened.load()
+                return ImageOps.exif_transpose(opened)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ValueError(
+            f"{name}: {path} is refused by PIL's decompression-bomb guard ({error}); raise "
+            "PIL.Image.MAX_IMAGE_PIXELS only for files you trust"
+        ) from error
+    except Image.UnidentifiedImageError as error:
+        raise ValueError(f"{name}: {path} is not an image file PIL can read") from error
+    except _DECODE_ERRORS as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{name}: {path} is corrupt or truncated ({reason})") from error

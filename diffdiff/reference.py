@@ -14,7 +14,7 @@ import torch
 
 from diffdiff.stages import resize_pixels
 
-__all__ = ["stock_img2img"]
+__all__ = ["step_networks", "stock_img2img"]
 
 
 def stock_img2img(
@@ -74,3 +74,15 @@ def stock_img2img(
         return editor.stage3(prompt=prompt, image=pixels, noise_level=100, num_inference_steps=num_inference_steps,
                              generator=generator, output_type="pt").images
     raise ValueError(f"editor: no stock reference for family {family!r}")
+
+
+def step_networks(editor) -> list[torch.nn.Module]:
+    """Every network that runs once per denoising step in the editor's loaded pipelines (the Kandinsky
+    prior's transformer too): what tests count and benchmarks time."""
+    found = []
+    for pipe in editor.pipelines:
+        for name in ("unet", "transformer", "prior"):
+            module = getattr(pipe, name, None)
+            if isinstance(module, torch.nn.Module):
+                found.append(module)
+    return found

@@ -15,14 +15,14 @@ from __future__ import annotations
 import io
 import math
 import os
-import struct
 import warnings
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
+
+from diffdiff.inputs import open_image_file
 
 __all__ = ["DEFAULT_MAX_MEGAPIXELS", "MIN_SIDE", "budget_size", "load_image", "paste_through_map", "save_image"]
 
@@ -36,8 +36,6 @@ DEFAULT_MAX_MEGAPIXELS = 1.0
 Models trained at 1 MP or less repeat content above it, and the cost grows at least linearly with pixels
 (attention quadratically); larger images are edited at this size and restored (see :func:`paste_through_map`)."""
 
-# Errors PIL raises (or lets through from zlib/struct) on corrupt or truncated files, beyond OSError.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "PA")
 _BAND_ROWS = 256  # rows composited at once: bounds paste_through_map's float temporaries on huge images
 
@@ -72,7 +70,7 @@ def load_image(image: Any, *, name: str = "image") -> tuple[Image.Image, Image.I
         TypeError: an unsupported type or array dtype.
     """
     if isinstance(image, (str, os.PathLike)):
-        picture = _open(Path(image), name)
+        picture = open_image_file(Path(image), name)
     elif isinstance(image, Image.Image):
         picture = ImageOps.exif_transpose(image)  # a transposed copy; the caller's image is untouched
     elif isinstance(image, np.ndarray):
@@ -86,29 +84,6 @@ def load_image(image: Any, *, name: str = "image") -> tuple[Image.Image, Image.I
         )
     return _split_alpha(picture, name)
 
-
-def _open(path: Path, name: str) -> Image.Image:
-    if not path.exists():
-        raise FileNotFoundError(f"{name}: no such file: {path}")
-    if path.is_dir():
-        raise ValueError(f"{name}: {path} is a folder, not an image file")
-    try:
-        with warnings.catch_warnings():
-            # Between 1x and 2x PIL's limit the guard only warns; a CLI would go on and exhaust memory.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                opened.load()
-                return ImageOps.exif_transpose(opened)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ValueError(
-            f"{name}: {path} is refused by PIL's decompression-bomb guard ({error}); raise "
-            "PIL.Image.MAX_IMAGE_PIXELS only for files you trust"
-        ) from error
-    except Image.UnidentifiedImageError as error:
-        raise ValueError(f"{name}: {path} is not an image file PIL can read") from error
-    except _DECODE_ERRORS as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ValueError(f"{name}: {path} is corrupt or truncated ({reason})") from error
 
 
 def _from_array(array: np.ndarray, name: str) -> Image.Image:

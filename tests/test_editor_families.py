@@ -15,7 +15,7 @@ from helpers import CallCounter, HookSpy, StepSpy, make_image
 
 from diffdiff import DifferentialEditor, UnsupportedPipelineError
 from diffdiff.core import free_steps, start_positions
-from diffdiff.reference import stock_img2img
+from diffdiff.reference import step_networks, stock_img2img
 from diffdiff.schedulers import renoise
 
 # editor name (conftest.EDITOR_PARTS or a tiny family) -> family
@@ -42,16 +42,6 @@ def layout(editor, tensor: torch.Tensor) -> torch.Tensor:
     """``(B, C or 1, h, w)`` in the layout of the checked stage's loop tensor."""
     return editor.adapter.pack(stage(editor), tensor)
 
-
-def models(editor) -> list[torch.nn.Module]:
-    """Every network of every loaded pipeline that runs once per step (the prior's transformer too)."""
-    found = []
-    for pipe in editor.pipelines:
-        for name in ("unet", "transformer", "prior"):
-            module = getattr(pipe, name, None)
-            if isinstance(module, torch.nn.Module):
-                found.append(module)
-    return found
 
 
 def three_band_map(middle: float = 0.4, size: int = 64) -> torch.Tensor:
@@ -115,7 +105,7 @@ def test_model_calls_follow_the_map(editors, name):
     editor = editors(name)
     image, change = make_image(), three_band_map() * 0.5  # maximum exactly 0.5 over a whole band
     counter = CallCounter(editor.adapter.denoiser(stage(editor)))
-    everything = [CallCounter(module) for module in models(editor)]
+    everything = [CallCounter(module) for module in step_networks(editor)]
     try:
         out = editor(image, PROMPT, change, num_inference_steps=N_STEPS, generator=gen(), output_type="latent")
         ours, counter.count = counter.count, 0

@@ -21,14 +21,6 @@ from pipelines.sheet import PAD, contact_sheet, label_height
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run as fast on one thread; two per xdist worker on two shared cores only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 @pytest.fixture(scope="module")
 def photo() -> Image.Image:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from pipelines import metrics
@@ -22,14 +21,6 @@ from pipelines.evaluate import MAP_FAMILIES, EvalReport, evaluate, family_map
 
 ROOT = Path(__file__).resolve().parents[1]
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny models run as fast on one thread; two per xdist worker on two shared cores only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
