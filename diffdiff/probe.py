@@ -48,8 +48,10 @@ def predict_noise(
         guidance_scale: ``None`` keeps the pipeline's default (it decides whether an unconditional branch runs).
 
     Returns:
-        float32 ``(len(prompts), n_draws, *prediction_shape)`` on the CPU: the denoiser's output for the
-        conditional branch (packed sequences for Flux, as the transformer returns them).
+        float32 ``(len(prompts), n_draws, C, h, w)`` (one image) on the CPU: the denoiser's output for the conditional
+        branch on the model grid (Flux's packed tokens are unpacked). Kandinsky 2.2 and IF pipelines do not
+        check diffusers' interrupt flag, so for them the probe runs the remaining steps too (same result,
+        more time).
     """
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"strength: expected a float in (0, 1], got {strength!r}")
@@ -57,6 +59,11 @@ def predict_noise(
         raise ValueError(f"n_draws: expected >= 1, got {n_draws!r}")
     denoiser = _denoiser(editor.pipe)
     captured: list[torch.Tensor] = []
+    unpack = getattr(editor.pipe, "_unpack_latents", None)
+    if unpack is not None:  # Flux: the transformer answers in packed tokens; give the caller a spatial grid
+        from diffdiff.inputs import image_batch
+
+        size = editor.adapter.processing_size(editor.pipe, *image_batch(image).shape[-2:])
 
     def grab(module, args, output) -> None:
         if not captured:
@@ -81,7 +88,10 @@ def predict_noise(
                 output = captured[0]
                 batch = probe.images.shape[0]
                 # With classifier-free guidance the denoiser saw [unconditional, conditional].
-                draws.append(output[-batch:].float().cpu())
+                output = output[-batch:]
+                if unpack is not None and output.dim() == 3:
+                    output = unpack(output, size[0], size[1], editor.pipe.vae_scale_factor)
+                draws.append(output.float().cpu())
             predictions.append(torch.cat(draws))
     finally:
         handle.remove()

@@ -30,7 +30,7 @@ def test_identical_prompts_give_a_zero_map(editors, photo, family):
     assert change.values.max() == 0.0
 
 
-@pytest.mark.parametrize("family", ["sd", "sdxl"])
+@pytest.mark.parametrize("family", ["sd", "sdxl", "sd3", "flux"])
 def test_different_prompts_give_a_soft_map(editors, photo, family):
     change = generate(photo, "a tiger", source="diffedit", editor=editors(family), source_prompt="a cat", n_draws=2)
     assert change.values.dtype == np.float32 and change.shape == (40, 56)
