@@ -192,7 +192,8 @@ def run_stage(
         The pipeline's images.
     """
     if eps is None:
-        eps = draw_like_pipeline(request.generator, family.noise_shape(x0), pipe._execution_device, x0.dtype)
+        # x0 was encoded on the execution device; asking diffusers again walks every module.
+        eps = draw_like_pipeline(request.generator, family.noise_shape(x0), x0.device, x0.dtype)
     order = pipe.scheduler.order
     if first_position is None:
         first_position = order * (request.n_steps - plan.k_run)

@@ -71,7 +71,7 @@ class StableDiffusionXL(Family):
                          request.generator)
         if plan.k_max == 0:
             return EditResult(x0, plan.change, 0, 0.0)
-        eps = draw_like_pipeline(request.generator, self.noise_shape(x0), pipe._execution_device, x0.dtype)
+        eps = draw_like_pipeline(request.generator, self.noise_shape(x0), x0.device, x0.dtype)
         run_start = pipe.scheduler.order * (n_steps - plan.k_run)
         begin = refiner_begin(editor.refiner, n_steps, request.refiner_start)
         output, start = request.output_type, request.refiner_start
