@@ -28,15 +28,15 @@ H, W = 40, 48  # non-square on purpose: catches (H, W) / (W, H) mix-ups
 
 
 @pytest.fixture(scope="session")
-def tiny_maps(tmp_path_factory):
-    """Folders of tiny random CLIPSeg, Grounding DINO, OWLv2, SAM and Depth Anything models."""
-    root = tmp_path_factory.mktemp("tiny-map-models")
+def tiny_maps(map_models, tmp_path_factory):
+    """The session's tiny CLIPSeg, Grounding DINO, SAM and Depth Anything folders (``map_models``, built once
+    in conftest) under this module's names, plus a tiny OWLv2."""
     return {
-        "clipseg": str(tiny.save_tiny_clipseg(root / "clipseg")),
-        "dino": str(tiny.save_tiny_grounding_dino(root / "dino")),
-        "owlv2": str(tiny.save_tiny_owlv2(root / "owlv2")),
-        "sam": str(tiny.save_tiny_sam(root / "sam")),
-        "depth": str(tiny.save_tiny_depth_anything(root / "depth")),
+        "clipseg": map_models["clipseg"],
+        "dino": map_models["detector"],
+        "owlv2": str(tiny.save_tiny_owlv2(tmp_path_factory.mktemp("tiny-owlv2") / "owlv2")),
+        "sam": map_models["segmenter"],
+        "depth": map_models["depth"],
     }
 
 
