@@ -8,6 +8,7 @@ the decoder's MoVQ encode returns that ``x0`` instead of computing it a second t
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import torch
@@ -76,23 +77,12 @@ class Kandinsky22(Family):
                 "negative_image_embeds": torch.cat([o.negative_image_embeds for o in outs])}
 
     def call_kwargs(self, run: StageRun) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            **run.conditioning,
-            "image": run.image,
-            # None: the decoder keeps the image's own size (it reads height/width swapped otherwise).
-            "height": None,
-            "width": None,
-            "strength": run.strength,
-            "num_inference_steps": run.n_steps,
-            "generator": run.generator,
-            "output_type": run.output_type,
-            "callback_on_step_end": run.hook,
-            "callback_on_step_end_tensor_inputs": run.hook.tensor_inputs,
-        }
-        if run.guidance_scale is not None:
-            kwargs["guidance_scale"] = run.guidance_scale
-        kwargs.update({k: v for k, v in run.extra.items() if k not in _PRIOR_KWARGS})
-        return kwargs
+        # The decoder takes image embeddings (from the prior) instead of prompts; prior-only keywords stay out.
+        decoder_extra = {k: v for k, v in run.extra.items() if k not in _PRIOR_KWARGS}
+        kwargs = super().call_kwargs(dataclasses.replace(run, extra=decoder_extra))
+        del kwargs["prompt"], kwargs["negative_prompt"]
+        # None: the decoder keeps the image's own size (it reads height/width swapped otherwise).
+        return {**run.conditioning, "height": None, "width": None, **kwargs}
 
     def run(self, pipe, run: StageRun) -> Any:
         from diffusers.models.autoencoders.vq_model import VQEncoderOutput
