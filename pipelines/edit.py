@@ -121,7 +121,7 @@ def _given_map(change_map: Any, size: tuple[int, int], invert: bool) -> ChangeMa
     (w, h), (W, H) = change.size, size
     if abs(h / w - H / W) > 0.01 * (H / W):
         warnings.warn(f"change_map: size {w}x{h} has another aspect ratio than the image ({W}x{H}); "
-                      "it is stretched to the image", stacklevel=3)
+                      "it is stretched to the image", stacklevel=4)
     return ops.resize(change, size=size)
 
 
@@ -234,9 +234,8 @@ def edit(
     """
     from automaps.planner import plan as rule_planner
 
-    check_arguments(instruction, crop, steps, seed, max_megapixels, map_models, device, torch_dtype)
-    if invert_map and change_map is None:
-        raise ValueError("invert_map: only applies to a change_map you pass")
+    _check_edit_arguments(instruction, change_map, invert_map, crop, steps, seed, max_megapixels, map_models,
+                          device, torch_dtype)
     timings: dict[str, float] = {}
     started = clock = time.perf_counter()
     # Cheap inputs first (image, plan, a given map), then the model (a file read), then the map models.
@@ -245,57 +244,125 @@ def edit(
     timings["plan"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    if change_map is not None:
-        change = _given_map(change_map, source.size, invert_map)
-        plan = plan.replace(notes=[*plan.notes, "change map given by the caller; the planner's recipe is unused"])
-    model_name = check_model(model)
-    if change_map is None:
-        work_size = budget_size(source.size, max_megapixels)
-        work = source if work_size == source.size else source.resize(work_size, Image.Resampling.LANCZOS)
-        change = map_from_plan(work, plan, map_models, device="cpu" if device is None else str(device))
-        if change.size != source.size:
-            change = ops.resize(change, size=source.size)
-        if release_map_models:
-            from automaps.generators import release
-
-            release()
-    if alpha is not None and not (opaque := np.asarray(alpha) > 0).all():
-        change = change.derive(change.values * opaque, "alpha > 0")  # transparent pixels are kept
+    change, plan, model_name = _resolve_map(source, alpha, plan, model, change_map, invert_map, map_models, device,
+                                            max_megapixels, release_map_models)
     timings["map"] = time.perf_counter() - clock
 
     seed = secrets.randbelow(2**31) if seed is None else seed
     steps = 30 if steps is None else steps
-    settings: dict[str, Any] = {"steps": steps, "guidance_scale": guidance_scale, "negative_prompt": negative_prompt,
-                                "crop": crop, "crop_box": None, "max_megapixels": max_megapixels,
-                                "progress": progress, "scheduler": None, "family": None,
-                                "map_models": dict(map_models or {})}
-    restored = _with_alpha(source, alpha)
+    settings = _settings(steps, guidance_scale, negative_prompt, crop, max_megapixels, progress, map_models)
     if change.max() == 0:
-        plan = plan.replace(notes=[*plan.notes, _NOTHING_TO_CHANGE])
         timings.update(load=0.0, diffusion=0.0, total=time.perf_counter() - started)
-        return EditResult(restored.copy(), change, plan, seed, model_name, timings, settings, restored, model,
-                          dict(map_models or {}))
+        plan = plan.replace(notes=[*plan.notes, _NOTHING_TO_CHANGE])
+        return _result(None, source, alpha, change, plan, seed, model_name, timings, settings, model, map_models)
 
     clock = time.perf_counter()
-    editor, model_name = load_editor(model, device=device, torch_dtype=torch_dtype, scheduler=scheduler)
-    for stage in getattr(editor, "pipelines", [editor.pipe]):
-        stage.set_progress_bar_config(disable=not progress)
+    editor, model_name = _load_quiet_editor(model, device, torch_dtype, scheduler, progress)
     timings["load"] = time.perf_counter() - clock
     warn_if_truncated(editor, plan.prompt, "prompt")
     warn_if_truncated(editor, negative_prompt, "negative_prompt")
 
-    import torch
-
-    box = crop_box(change.values) if crop == "auto" else None
     clock = time.perf_counter()
-    edited = _run_editor(editor, source, change, box, max_megapixels, prompt=plan.prompt,
-                         negative_prompt=negative_prompt, num_inference_steps=steps, guidance_scale=guidance_scale,
-                         generator=torch.Generator().manual_seed(seed))
+    edited, box = _diffuse(editor, source, change, crop, max_megapixels, seed, prompt=plan.prompt,
+                           negative_prompt=negative_prompt, num_inference_steps=steps, guidance_scale=guidance_scale)
     timings["diffusion"] = time.perf_counter() - clock
     timings["total"] = time.perf_counter() - started
     settings.update(crop_box=None if box is None else box.as_tuple(), family=editor.family,
                     scheduler=type(editor.pipe.scheduler).__name__)
-    return EditResult(_with_alpha(edited, alpha), change, plan, seed, model_name, timings, settings, restored, editor,
+    return _result(edited, source, alpha, change, plan, seed, model_name, timings, settings, editor, map_models)
+
+
+def _check_edit_arguments(instruction: Any, change_map: Any, invert_map: bool, crop: str, steps: Any, seed: Any,
+                          max_megapixels: Any, map_models: Any, device: Any, torch_dtype: Any) -> None:
+    """Refuse bad :func:`edit` arguments before any work, naming the parameter."""
+    check_arguments(instruction, crop, steps, seed, max_megapixels, map_models, device, torch_dtype)
+    if invert_map and change_map is None:
+        raise ValueError("invert_map: only applies to a change_map you pass")
+
+
+def _resolve_map(source: Image.Image, alpha: Image.Image | None, plan: EditPlan, model: Any, change_map: Any,
+                 invert_map: bool, map_models: Mapping[str, str | None] | None, device: str | None,
+                 max_megapixels: float | None, release_map_models: bool) -> tuple[ChangeMap, EditPlan, str]:
+    """The edit's map: the caller's ``change_map`` or the plan's, at the image's size, transparent pixels kept.
+
+    The model is checked in between (:func:`pipelines.checks.check_model`): a given map is cheaper to check
+    than a model folder, and the map models cost more than both.
+
+    Returns:
+        ``(change, plan, model_name)``; the plan's notes say when the caller's map replaced its recipe.
+    """
+    change = None if change_map is None else _given_map(change_map, source.size, invert_map)
+    model_name = check_model(model)
+    if change is None:
+        change = _planned_map(source, plan, map_models, device, max_megapixels, release_map_models)
+    else:
+        plan = plan.replace(notes=[*plan.notes, "change map given by the caller; the planner's recipe is unused"])
+    return _keep_transparent(change, alpha), plan, model_name
+
+
+def _planned_map(source: Image.Image, plan: EditPlan, map_models: Mapping[str, str | None] | None,
+                 device: str | None, max_megapixels: float | None, release_map_models: bool) -> ChangeMap:
+    """The plan's map, made within the pixel budget and brought to the image's size; the map models are freed
+    afterwards when ``release_map_models`` (peak memory = the larger stage)."""
+    work_size = budget_size(source.size, max_megapixels)
+    work = source if work_size == source.size else source.resize(work_size, Image.Resampling.LANCZOS)
+    change = map_from_plan(work, plan, map_models, device="cpu" if device is None else str(device))
+    if change.size != source.size:
+        change = ops.resize(change, size=source.size)
+    if release_map_models:
+        from automaps.generators import release
+
+        release()
+    return change
+
+
+def _keep_transparent(change: ChangeMap, alpha: Image.Image | None) -> ChangeMap:
+    """``change`` with 0 wherever the input's ``alpha`` is 0: transparent pixels are kept."""
+    if alpha is not None and not (opaque := np.asarray(alpha) > 0).all():
+        return change.derive(change.values * opaque, "alpha > 0")
+    return change
+
+
+def _settings(steps: int, guidance_scale: float | None, negative_prompt: str | None, crop: str,
+              max_megapixels: float | None, progress: bool, map_models: Mapping[str, str | None] | None
+              ) -> dict[str, Any]:
+    """The run's knobs as :attr:`EditResult.settings` records them (crop box, scheduler and family once known)."""
+    return {"steps": steps, "guidance_scale": guidance_scale, "negative_prompt": negative_prompt, "crop": crop,
+            "crop_box": None, "max_megapixels": max_megapixels, "progress": progress, "scheduler": None,
+            "family": None, "map_models": dict(map_models or {})}
+
+
+def _load_quiet_editor(model: Any, device: str | None, torch_dtype: Any, scheduler: Any, progress: bool):
+    """``(editor, name)`` from :func:`pipelines.models.load_editor`, with every stage's progress bar on or off."""
+    editor, model_name = load_editor(model, device=device, torch_dtype=torch_dtype, scheduler=scheduler)
+    for stage in getattr(editor, "pipelines", [editor.pipe]):
+        stage.set_progress_bar_config(disable=not progress)
+    return editor, model_name
+
+
+def _diffuse(editor, source: Image.Image, change: ChangeMap, crop: str, max_megapixels: float | None, seed: int,
+             **call: Any) -> tuple[Image.Image, CropBox | None]:
+    """Run the editor on ``source`` (the crop around a small change when ``crop == "auto"``), seeded.
+
+    Returns:
+        ``(edited, box)``: the edited image at the input's size, and the crop box used (``None``: whole image).
+    """
+    import torch
+
+    box = crop_box(change.values) if crop == "auto" else None
+    edited = _run_editor(editor, source, change, box, max_megapixels, generator=torch.Generator().manual_seed(seed),
+                         **call)
+    return edited, box
+
+
+def _result(edited: Image.Image | None, source: Image.Image, alpha: Image.Image | None, change: ChangeMap,
+            plan: EditPlan, seed: int, model_name: str, timings: dict[str, float], settings: dict[str, Any],
+            editor: Any, map_models: Mapping[str, str | None] | None) -> EditResult:
+    """The :class:`EditResult`, the input's alpha put back on the edit and on the source; ``edited=None``
+    (nothing to change) returns a copy of the input as the edit."""
+    restored = _with_alpha(source, alpha)
+    image = restored.copy() if edited is None else _with_alpha(edited, alpha)
+    return EditResult(image, change, plan, seed, model_name, timings, settings, restored, editor,
                       dict(map_models or {}))
 
 
