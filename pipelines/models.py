@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["MODEL_ALIASES", "load_editor", "release_editors"]
+__all__ = ["MODEL_ALIASES", "load_editor"]
 
 MODEL_ALIASES: dict[str, str] = {
     "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
@@ -48,7 +48,3 @@ def load_editor(model: Any = "sd15", device: str | None = None, torch_dtype: Any
                                                            scheduler=scheduler)
     return _EDITORS[key], name
 
-
-def release_editors() -> None:
-    """Drop every cached editor (frees its memory once no one else holds it)."""
-    _EDITORS.clear()
