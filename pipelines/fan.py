@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from automaps import ChangeMap
-from pipelines.sheet import contact_sheet
+from pipelines.sheet import contact_sheet, tile_size
 
 __all__ = ["FanResult", "fan_map", "fan_strengths", "strength_fan"]
 
@@ -184,16 +184,23 @@ def strength_fan(
     fan_image = editor(source, prompt, change, generator=torch.Generator().manual_seed(seed), **call).images[0]
     tiles = _uniform_grid(editor, source, prompt, strengths, batch_size, seed, call) if grid else []
 
-    scale = tile / max(source.size)
-    tile_size = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
+    sheet = _fan_sheet(source, change, fan_image, tiles, strengths, center, tile, columns, title)
+    return FanResult(fan_image, change, strengths, tiles, sheet, seed, source)
+
+
+def _fan_sheet(source: Image.Image, change: ChangeMap, fan_image: Image.Image, tiles: list[Image.Image],
+               strengths: list[float], center: Sequence[float], tile: int, columns: int | None,
+               title: str | None) -> Image.Image:
+    """The contact sheet: input, the annotated fan map and the fan edit, then the grid on a row of its own."""
+    n = len(strengths)
+    size = tile_size(source.size, tile)
     columns = max(3, min(n, 4)) if columns is None else columns
-    map_tile = _annotate(change.to_pil().convert("RGB").resize(tile_size, Image.Resampling.NEAREST), n, center)
+    map_tile = _annotate(change.to_pil().convert("RGB").resize(size, Image.Resampling.NEAREST), n, center)
     header: list[Any] = [source, map_tile, fan_image]
     header_labels = ["input", f"fan map ({n} sectors)", "fan edit"]
     pad = (-len(header)) % columns if tiles else 0  # the grid starts on a new row
-    sheet = contact_sheet(
+    return contact_sheet(
         header + [None] * pad + tiles,
         header_labels + [""] * pad + [f"strength {s:.2f}" for s in strengths[: len(tiles)]],
-        columns=columns, tile_size=tile_size, title=title,
+        columns=columns, tile_size=size, title=title,
     )
-    return FanResult(fan_image, change, strengths, tiles, sheet, seed, source)

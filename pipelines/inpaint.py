@@ -18,7 +18,7 @@ from PIL import Image
 
 from automaps import ChangeMap
 from pipelines.blending import alpha_blend, laplacian_blend, poisson_blend
-from pipelines.sheet import contact_sheet
+from pipelines.sheet import contact_sheet, tile_size
 
 __all__ = [
     "FALLOFFS",
@@ -244,12 +244,17 @@ def soft_inpaint(
                       preserve_unchanged=False, **call).images[0]
         blends = blend_baselines(source, fill, hole, change, float(band))
 
-    scale = tile / max(source.size)
-    tile_size = (max(1, round(source.width * scale)), max(1, round(source.height * scale)))
+    sheet = _inpaint_sheet(source, hole, change, edited, fill, blends, falloff, float(band), tile, title)
+    return InpaintResult(edited, change, hole, fill, blends, sheet, seed, source)
+
+
+def _inpaint_sheet(source: Image.Image, hole: np.ndarray, change: ChangeMap, edited: Image.Image,
+                   fill: Image.Image | None, blends: dict[str, Image.Image], falloff: str, band: float, tile: int,
+                   title: str | None) -> Image.Image:
+    """The comparison sheet: input, hole, soft map, soft inpainting, then the hard fill and its three blends."""
     tiles: list[Any] = [source, ChangeMap(hole.astype(np.float32)).overlay(source), change, edited]
-    labels = ["input", "hole", f"soft map ({falloff}, {float(band):g} px)", "soft inpainting"]
+    labels = ["input", "hole", f"soft map ({falloff}, {band:g} px)", "soft inpainting"]
     if fill is not None:
         tiles += [fill, blends["alpha"], blends["poisson"], blends["laplacian"]]
         labels += ["hard fill", "alpha blend", "Poisson blend", "Laplacian blend"]
-    sheet = contact_sheet(tiles, labels, columns=4, tile_size=tile_size, title=title)
-    return InpaintResult(edited, change, hole, fill, blends, sheet, seed, source)
+    return contact_sheet(tiles, labels, columns=4, tile_size=tile_size(source.size, tile), title=title)

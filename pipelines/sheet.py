@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["contact_sheet", "font", "label_height", "to_tile"]
+__all__ = ["contact_sheet", "font", "label_height", "tile_size", "to_tile"]
 
 PAD = 4
 """Pixels between tiles and around the sheet."""
@@ -31,6 +31,16 @@ def font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 def label_height(font_size: int) -> int:
     """Height in pixels of the caption band under each tile for ``font_size`` (0 when ``font_size`` is 0)."""
     return 0 if font_size <= 0 else font_size + 6
+
+
+def tile_size(size: tuple[int, int], long_side: int) -> tuple[int, int]:
+    """The ``(W, H)`` of a tile showing a picture of ``size = (W, H)`` with its long side ``long_side`` pixels.
+
+    >>> tile_size((640, 480), 192)
+    (192, 144)
+    """
+    scale = long_side / max(size)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def to_tile(picture: Any, size: tuple[int, int]) -> Image.Image:
