@@ -30,11 +30,6 @@ Rounding = Literal["floor", "ceil"]
 NEVER = torch.iinfo(torch.int64).max
 """Start position of a pixel that is never free (``k(m) = 0``)."""
 
-# Maps arrive in float32; 0.7 in float32 is 0.69999998 and N*m would round to the step below the one
-# the user asked for. Values within this tolerance of a step boundary count as reaching it.
-_BOUNDARY_TOLERANCE = 1e-6
-
-
 def steps_for_strength(strength: float, n_steps: int, rounding: Rounding = "floor") -> int:
     """``k(m)`` for one scalar, with exactly the arithmetic of the family's diffusers ``get_timesteps``.
 
@@ -56,8 +51,30 @@ def steps_for_strength(strength: float, n_steps: int, rounding: Rounding = "floo
     raise ValueError(f"rounding: expected 'floor' or 'ceil', got {rounding!r}")
 
 
+def typed_strength(value: float) -> float:
+    """The strength a user meant by a float32 map value: the shortest decimal that rounds to it.
+
+    A map that holds 0.58 stores the float32 nearest to it, 0.57999998...; diffusers receives the
+    strength 0.58 as a Python float (float64). Reading the float32 back through its shortest decimal
+    repr gives that float64 again, so ``k(m)`` can use diffusers' own arithmetic on it.
+
+    >>> typed_strength(float(torch.tensor(0.58)))
+    0.58
+    """
+    import numpy as np
+
+    return float(np.format_float_positional(np.float32(value), unique=True, trim="-"))
+
+
 def free_steps(change: torch.Tensor, n_steps: int, rounding: Rounding = "floor") -> torch.Tensor:
     """``k(m)`` per pixel: how many final steps each pixel is free.
+
+    Each value is read as the strength a user would pass for it (:func:`typed_strength`) and goes
+    through exactly the arithmetic of the family's ``get_timesteps`` (:func:`steps_for_strength`), so
+    a uniform map runs stock img2img's steps for every ``N`` and ``m``. Only values whose ``N * m`` lies
+    within float32 error of an integer can round differently from their float32 product; just those are
+    read through their decimal (maps from 8-bit files have at most 256 levels, soft maps few near a
+    boundary), the others take the vectorised product.
 
     Args:
         change: any shape, float in [0, 1], 1 = change fully.
@@ -71,19 +88,24 @@ def free_steps(change: torch.Tensor, n_steps: int, rounding: Rounding = "floor")
     [0, 3, 5, 10]
     >>> free_steps(torch.tensor([0.0, 0.3, 0.55, 1.0]), 10, "ceil").tolist()
     [0, 3, 6, 10]
+    >>> free_steps(torch.tensor([0.58]), 50).item(), free_steps(torch.tensor([0.56]), 25, "ceil").item()
+    (28, 15)
     """
     if n_steps < 1:
         raise ValueError(f"n_steps: expected >= 1, got {n_steps}")
-    scaled = change.detach().to(torch.float64) * n_steps
-    if rounding == "floor":
-        k = torch.floor(scaled + _BOUNDARY_TOLERANCE)
-    elif rounding == "ceil":
-        k = n_steps - torch.floor(n_steps - scaled + _BOUNDARY_TOLERANCE)
-    else:
+    if rounding not in ("floor", "ceil"):
         raise ValueError(f"rounding: expected 'floor' or 'ceil', got {rounding!r}")
+    values = change.detach().to(torch.float32)
+    scaled = values.to(torch.float64) * n_steps
+    k = torch.floor(scaled) if rounding == "floor" else n_steps - torch.floor(n_steps - scaled)
+    # float32 carries 24 bits: its value is within 2**-24 (relative) of the decimal it stands for.
+    near = (scaled - torch.round(scaled)).abs() <= n_steps * 2.0**-23
+    if bool(near.any()):
+        for value in torch.unique(values[near]).tolist():
+            k[values == value] = steps_for_strength(typed_strength(value), n_steps, rounding)
     k = k.clamp(0, n_steps).to(torch.int64)
     # A pixel the user wants kept is kept, whatever the rounding.
-    return torch.where(change > 0, k, torch.zeros_like(k))
+    return torch.where(values > 0, k, torch.zeros_like(k))
 
 
 def strength_for_steps(k: int, n_steps: int, rounding: Rounding = "floor") -> float:

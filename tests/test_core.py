@@ -17,6 +17,7 @@ from diffdiff.core import (
     start_positions,
     steps_for_strength,
     strength_for_steps,
+    typed_strength,
 )
 from diffdiff.schedulers import make_scheduler, noise_kind, renoise
 
@@ -32,6 +33,10 @@ def test_strength_for_steps_round_trips(rounding, n_steps):
         assert steps_for_strength(strength_for_steps(k, n_steps, rounding), n_steps, rounding) == k
 
 
+SCAN_STEPS = (10, 20, 25, 30, 50, 100)
+SCAN_STRENGTHS = [round(0.01 * i, 2) for i in range(1, 100)]
+
+
 @pytest.mark.parametrize("rounding", ["floor", "ceil"])
 @pytest.mark.parametrize("n_steps", [4, 10, 30])
 def test_free_steps_match_diffusers_rounding_for_float32_maps(rounding, n_steps):
@@ -40,6 +45,37 @@ def test_free_steps_match_diffusers_rounding_for_float32_maps(rounding, n_steps)
         value = round(m, 6)
         k = free_steps(torch.tensor([value], dtype=torch.float32), n_steps, rounding).item()
         assert k == steps_for_strength(value, n_steps, rounding), (value, n_steps)
+
+
+@pytest.mark.parametrize(("family", "rounding"), [("sd", "floor"), ("sd3", "ceil")])
+def test_step_count_scan_equals_stock_get_timesteps(editors, family, rounding):
+    """Every m in 0.01..0.99 at N in {10, 20, 25, 30, 50, 100}: the map's k(m) is the number of steps the
+    stock pipeline's own ``get_timesteps`` runs at ``strength=m`` (the float error of N * float32(m) used
+    to move about 50 of these cases by a step)."""
+    pipe = editors(family).pipe
+    assert editors(family).adapter.rounding == rounding
+    mismatches = []
+    for n_steps in SCAN_STEPS:
+        change = torch.tensor(SCAN_STRENGTHS, dtype=torch.float32)
+        ks = free_steps(change, n_steps, rounding).tolist()
+        for m, k in zip(SCAN_STRENGTHS, ks, strict=True):
+            pipe.scheduler.set_timesteps(n_steps)
+            _, stock = pipe.get_timesteps(n_steps, m, "cpu")
+            if k != stock:
+                mismatches.append((n_steps, m, k, stock))
+    assert mismatches == []
+
+
+def test_free_steps_reads_the_typed_decimal_not_the_float32_product():
+    # The cases the old tolerance got wrong: SDXL N=50 m=0.58 (stock 28 steps), Flux N=25 m=0.56 (stock 15).
+    assert typed_strength(float(torch.tensor(0.58))) == 0.58
+    assert free_steps(torch.tensor([0.58]), 50, "floor").item() == steps_for_strength(0.58, 50, "floor") == 28
+    assert free_steps(torch.tensor([0.56]), 25, "ceil").item() == steps_for_strength(0.56, 25, "ceil") == 15
+    # 8-bit map levels are read through their own decimal too (0.2 is 51/255).
+    levels = torch.arange(256, dtype=torch.float32) / 255
+    for n_steps in SCAN_STEPS:
+        expected = [steps_for_strength(typed_strength(v), n_steps) if v > 0 else 0 for v in levels.tolist()]
+        assert free_steps(levels, n_steps).tolist() == expected
 
 
 def test_design_example_rounding():
