@@ -370,6 +370,8 @@ def resize(m: ChangeMap, size: tuple[int, int]) -> ChangeMap:
 
 
 # ------------------------------------------------------------------------------------------- registry
+# The order is the order ``automaps map`` applies its operation flags in (shape the region, soften it, reshape
+# its values, binarise, invert), whatever their order on the command line.
 OPERATIONS: dict[str, OpSpec] = {
     "grow": OpSpec(grow, {"pixels": (0, 4096)}),
     "shrink": OpSpec(shrink, {"pixels": (0, 4096)}),
@@ -377,10 +379,10 @@ OPERATIONS: dict[str, OpSpec] = {
     "gamma": OpSpec(gamma, {"g": (0.01, 100)}),
     "levels": OpSpec(levels, {"lo": (0, 1), "hi": (0, 1)}),
     "threshold": OpSpec(threshold, {"t": (0, 1)}),
-    "quantize": OpSpec(quantize, {"n": (2, 65536)}),
+    "quantize": OpSpec(quantize, {"n": (2, 65536)}, ints=("n",)),
     "invert": OpSpec(invert),
     "normalize": OpSpec(normalize),
-    "resize": OpSpec(resize, {"size": (1, 65536)}),
+    "resize": OpSpec(resize, {"size": (1, 65536)}, ints=("size",)),
     "union": OpSpec(union, n_maps=-1),
     "intersect": OpSpec(intersect, n_maps=-1),
     "subtract": OpSpec(subtract, n_maps=2),

@@ -10,12 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
 # transformers prints notices (torchvision fallbacks) on import; a CLI's stderr is for our one-line errors.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from automaps.op_specs import OpSpec
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_MISSING_MODEL = 0, 2, 3
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -101,10 +105,10 @@ def cmd_edit(args: argparse.Namespace) -> None:
 
 
 def cmd_map(args: argparse.Namespace) -> None:
-    from automaps import ops
     from automaps.generators import generate
     from pipelines.images import load_image
 
+    operations = _map_operations(args)  # before any file is read: a value out of range is a usage error
     _check_output(args.output, [args.image], args.overwrite)
     if args.preview is not None:
         _check_output(args.preview, [args.image], args.overwrite, "--preview")
@@ -125,12 +129,11 @@ def cmd_map(args: argparse.Namespace) -> None:
         params.update(editor=load_editor(args.model, device=args.device)[0], source_prompt=args.source_prompt)
     params = {key: value for key, value in params.items() if value is not None}
     change = generate(image, args.phrase, source=args.source, **params)
-    if args.grow:
-        change = ops.grow(change, args.grow)
-    if args.feather:
-        change = ops.feather(change, args.feather)
-    if args.invert:
-        change = ops.invert(change)
+    for flag, spec, values in operations:
+        try:
+            change = spec.fn(change, **values)
+        except ValueError as error:  # a constraint between parameters, such as levels' LO <= HI
+            raise UsageError(f"{flag}: {error}") from error
     change.save(args.output)
     if args.preview is not None:
         _save_image(change.overlay(image), args.preview, "--preview")
@@ -155,6 +158,70 @@ def _is_cached(model_id: str) -> bool:
 
     return any(isinstance(try_to_load_from_cache(model_id, name), str)
                for name in ("model_index.json", "config.json"))
+
+
+# -- map operations as flags -----------------------------------------------------------------------------
+
+MAP_OPERATIONS_WITHOUT_FLAG: dict[str, str] = {
+    "resize": "a map stays at its image's resolution",
+    "union": "combines several maps",
+    "intersect": "combines several maps",
+    "subtract": "combines two maps",
+    "blend": "combines two maps",
+}
+"""The operations of ``automaps.ops.OPERATIONS`` that ``automaps map`` has no flag for, and why."""
+
+
+def map_operation_flags() -> dict[str, OpSpec]:
+    """``{flag: spec}`` for every map operation ``automaps map`` offers, in the order it applies them.
+
+    Each single-map operation of ``automaps.ops.OPERATIONS`` (except those in
+    :data:`MAP_OPERATIONS_WITHOUT_FLAG`) is one flag, named after it: ``--grow PIXELS``, ``--levels LO HI``,
+    ``--invert``. The registry's order is the order of application, whatever the order on the command line.
+    """
+    from automaps.ops import OPERATIONS
+
+    return {f"--{name.replace('_', '-')}": spec for name, spec in OPERATIONS.items()
+            if name not in MAP_OPERATIONS_WITHOUT_FLAG}
+
+
+def _add_map_operation_flags(parser: argparse.ArgumentParser) -> None:
+    flags = map_operation_flags()
+    group = parser.add_argument_group(
+        "map operations", f"applied to the map in this order: {', '.join(f.lstrip('-') for f in flags)}")
+    for flag, spec in flags.items():
+        doc = re.sub(r":\w+:`([^`]*)`", r"\1", spec.doc).replace("``", "").replace("%", "%%")  # plain text
+        if not spec.params:
+            group.add_argument(flag, action="store_true", help=doc)
+            continue
+        kinds = {spec.kind(name) for name in spec.params}
+        if len(kinds) != 1:
+            raise TypeError(f"{flag}: parameters of one flag must share a type, got {sorted(map(str, kinds))}")
+        ranges = ", ".join(f"{name.upper()} in [{lo:g}, {hi:g}]" for name, (lo, hi) in spec.params.items())
+        names = tuple(name.upper() for name in spec.params)
+        group.add_argument(flag, type=kinds.pop(), nargs=len(names) if len(names) > 1 else None,
+                           metavar=names if len(names) > 1 else names[0], help=f"{doc} {ranges}")
+
+
+def _map_operations(args: argparse.Namespace) -> list[tuple[str, OpSpec, dict[str, Any]]]:
+    """The operations the command line asked for, in order: ``(flag, spec, checked parameters)`` each.
+
+    Raises:
+        UsageError: a value outside its operation's range (the message names the flag and the range).
+    """
+    operations = []
+    for flag, spec in map_operation_flags().items():
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is None or value is False:
+            continue
+        given = [] if value is True else value if isinstance(value, list) else [value]  # True: a switch
+        values = dict(zip(spec.params, given, strict=True))
+        for name, v in values.items():
+            if (problem := spec.problem(name, v)) is not None:
+                where = flag if len(values) == 1 else f"{flag} {name.upper()}"
+                raise UsageError(f"{where}: {problem}")
+        operations.append((flag, spec, values))
+    return operations
 
 
 # -- parser ----------------------------------------------------------------------------------------------
@@ -205,12 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     make_map.add_argument("--model", default="sd15", help="diffedit: the diffusion model (alias, hub id or folder)")
     make_map.add_argument("--source-prompt", default="", help="diffedit: text describing the image as it is")
     make_map.add_argument("--device", help="diffedit: cpu, cuda, mps (default: best available)")
-    make_map.add_argument("--grow", type=int, default=0, help="grow by N pixels")
-    make_map.add_argument("--feather", type=float, default=0.0, help="Gaussian feather sigma in pixels")
-    make_map.add_argument("--invert", action="store_true", help="1 - map")
     make_map.add_argument("--preview", type=Path, help="also write the map tinted over the image here")
     make_map.add_argument("--map-model", action="append", metavar="NAME=ID_OR_FOLDER")
     make_map.add_argument("--overwrite", action="store_true")
+    _add_map_operation_flags(make_map)
     make_map.set_defaults(run=cmd_map)
 
     models = commands.add_parser("models", help="default model ids, whether each is cached, how to download")

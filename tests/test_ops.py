@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from automaps import ChangeMap, _morphology, ops
+from automaps import ChangeMap, _morphology, op_specs, ops
 
 SETTINGS = settings(max_examples=60, deadline=None)
 shapes = st.tuples(st.integers(1, 24), st.integers(1, 24))
@@ -275,6 +275,18 @@ def test_operations_registry() -> None:
         ops.OPERATIONS["grow"].check(pixels=-1)
     with pytest.raises(ValueError, match=r"^radius: unknown parameter of grow"):
         ops.OPERATIONS["grow"].check(radius=3)
+
+
+def test_op_spec_types_and_problems() -> None:
+    quantize, grow = ops.OPERATIONS["quantize"], ops.OPERATIONS["grow"]
+    assert quantize.kind("n") is int and grow.kind("pixels") is float
+    assert quantize.problem("n", 4) is None and grow.problem("pixels", 2.5) is None
+    assert quantize.problem("n", 2.5) == "expected an integer, got 2.5"
+    assert quantize.problem("n", 1) == "expected a value in [2, 65536], got 1"
+    assert ops.OPERATIONS["resize"].problem("size", (5, 0)) == "expected a value in [1, 65536], got 0"
+    with pytest.raises(ValueError, match=r"^n: expected an integer, got True"):
+        quantize.check(n=True)
+    assert doctest.testmod(op_specs).failed == 0
 
 
 def test_doctests() -> None:

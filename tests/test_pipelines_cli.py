@@ -90,6 +90,8 @@ def test_models_command_lists_ids_and_download_commands():
          "--map and --region"),
         (["edit", "{photo}", "  ", "-o", "{dir}/x.png"], 2, "instruction"),
         (["map", "{photo}", "sky", "-o", "{dir}/m.png", "--map-model", "clipseg"], 2, "--map-model"),
+        (["map", "{photo}", "-o", "{dir}/m.png", "--source", "radial", "--grow", "-1"], 2,
+         "--grow: expected a value in [0, 4096], got -1.0"),
     ],
 )
 def test_errors_are_one_line_with_exit_codes(photo, args, code, needle):
