@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from automaps._inputs import coerce, pil_to_array
+from automaps.imagefiles import open_image_file
 
 if TYPE_CHECKING:
     import torch
@@ -116,8 +117,9 @@ class ChangeMap:
     def from_file(cls, path: str | os.PathLike[str], *, invert: bool = False, name: str = "path") -> ChangeMap:
         """Read a map from an image file (any format PIL reads) or a ``.npy`` array.
 
-        Image files are turned upright by their EXIF orientation (as :func:`pipelines.images.load_image` does
-        with the image the map belongs to) and opened with PIL's decompression-bomb guard on.
+        Image files are opened by :func:`automaps.imagefiles.open_image_file` (the one opener, also used for the
+        image the map belongs to): fully decoded, upright by their EXIF orientation, PIL's decompression-bomb
+        guard on.
 
         Args:
             path: File to read. Provenance becomes ``"file('<file name>')"``.
@@ -132,10 +134,6 @@ class ChangeMap:
             ValueError: ``path`` is not a readable image or ``.npy`` file (corrupt, truncated, a
                 decompression bomb), or its values are invalid.
         """
-        import warnings
-
-        from PIL import ImageOps
-
         path = os.fspath(path)
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{name}: change map file {path!r} does not exist (or is not a file)")
@@ -146,16 +144,7 @@ class ChangeMap:
             except (ValueError, OSError, EOFError) as e:
                 raise ValueError(f"{name}: {path!r} is not a readable .npy array ({e})") from e
             return cls.from_array(array, invert=invert, provenance=provenance)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(path) as image:
-                    image.load()
-                    image = ImageOps.exif_transpose(image)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-            raise ValueError(f"{name}: {path!r} is refused by PIL's decompression-bomb guard ({e})") from e
-        except (Image.UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as e:
-            raise ValueError(f"{name}: {path!r} is not an image file PIL can read ({e})") from e
+        image = open_image_file(path, name)
         return cls.from_array(pil_to_array(image, name=name), invert=invert, provenance=provenance)
 
     # ----------------------------------------------------------------------------------------- accessors

@@ -14,6 +14,7 @@ import threading
 from functools import lru_cache
 from typing import Any
 
+from automaps.hub import not_available, offline
 from automaps.plan_types import GENERATORS, KINDS, EditPlan, Planner
 from automaps.planner import plan as rule_plan
 
@@ -84,10 +85,6 @@ def parse_plan_json(text: str, instruction: str) -> EditPlan:
         raise ValueError(str(err)) from err
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 _LOAD_LOCK = threading.Lock()
 
 
@@ -96,14 +93,15 @@ def _load(model: str, device: str, trust_remote_code: bool) -> tuple[Any, Any]:
     """Loads (tokenizer, model) once per (model, device, trust_remote_code)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    kwargs = {"trust_remote_code": trust_remote_code, "local_files_only": _offline()}
+    # local_files_only read now: huggingface_hub froze HF_HUB_OFFLINE at its import.
+    kwargs = {"trust_remote_code": trust_remote_code, "local_files_only": offline()}
     try:
         tokenizer = AutoTokenizer.from_pretrained(model, **kwargs)
         lm = AutoModelForCausalLM.from_pretrained(model, **kwargs)
     except OSError as err:
-        hint = " (HF_HUB_OFFLINE is set: only the local cache is read)" if _offline() else ""
-        raise OSError(f"LLMPlanner: cannot load the model {model!r}{hint}. Pass a local folder, or fetch it "
-                      f"first with `hf download {model}`.") from err
+        if os.path.isdir(os.path.expanduser(model)):
+            raise  # a folder that exists but does not load is a real error, not a missing download
+        raise not_available(model, err) from err
     return tokenizer, lm.eval().to(device)
 
 
@@ -184,6 +182,8 @@ class LLMPlanner:
         Raises:
             TypeError: `instruction` is not a str.
             ValueError: `instruction` is empty or whitespace.
+            automaps.errors.ModelNotAvailableError: the model is neither a folder nor in the local cache and
+                cannot be fetched (the message names it and the download command).
         """
         fallback = self.fallback(instruction)  # also checks the instruction, before any model is loaded
         try:

@@ -7,10 +7,13 @@ diffusers img2img pipelines.
 
 Change maps: float in [0, 1], 1 = regenerate fully, 0 = keep (``invert_map=True`` reads the paper's
 white = keep maps).
+
+The errors are the project's one hierarchy (:mod:`automaps.errors`), re-exported here; diffdiff builds on
+automaps' foundation (errors, hub helpers, image files) and never on its generators or planner.
 """
 
+from automaps.errors import ModelNotAvailableError, UnsupportedPipelineError
 from diffdiff.editor import DifferentialEditor, DifferentialOutput
-from diffdiff.errors import ModelNotAvailableError, UnsupportedPipelineError
 from diffdiff.schedulers import SCHEDULER_NAMES
 
 __all__ = [

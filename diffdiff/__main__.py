@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 # transformers prints notices (torchvision fallbacks) on import; a CLI's stderr is for our one-line errors.
@@ -47,28 +46,17 @@ def _check_output(path: Path) -> None:
         raise IsADirectoryError(f"output: {path} is a folder")
     if path.suffix.lower() not in Image.registered_extensions():
         raise ValueError(f"output: unknown image extension {path.suffix!r} (use .png, .jpg, .webp, ...)")
-    if not os.access(path.parent, os.W_OK):
-        raise PermissionError(f"output: folder {path.parent} is not writable")
+    from automaps.io import check_writable
 
-
-def _save_atomically(image, path: Path) -> None:
-    # A temporary file in the same folder, then a rename: an interrupted run leaves no half-written file.
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        image.save(temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    check_writable(path, name="output")  # a real probe: permission bits alone do not tell (root, read-only mounts)
 
 
 def run(args: argparse.Namespace) -> None:
     """Load, edit, save (raises on any problem; :func:`main` turns errors into exit codes)."""
     import torch
 
+    from automaps.imagefiles import open_image_file, save_image
     from diffdiff import DifferentialEditor
-    from diffdiff.inputs import open_image_file
 
     _check_output(args.output)
     if args.output.resolve() in (args.image.resolve(), args.change_map.resolve()) and not args.overwrite:
@@ -78,13 +66,13 @@ def run(args: argparse.Namespace) -> None:
     editor = DifferentialEditor.from_pretrained(args.model, device=args.device, scheduler=args.scheduler)
     out = editor(image, args.prompt, change_map, num_inference_steps=args.steps, guidance_scale=args.guidance,
                  generator=torch.Generator().manual_seed(args.seed), invert_map=args.invert_map)
-    _save_atomically(out.images[0], args.output)
+    save_image(out.images[0], args.output)  # atomic: an interrupted run leaves no half-written file
     print(f"wrote {args.output} ({out.steps_run} of {args.steps} steps ran)")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
-    from diffdiff.errors import ModelNotAvailableError
+    from automaps.errors import ModelNotAvailableError
 
     args = _parser().parse_args(argv)
     try:

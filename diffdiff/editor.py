@@ -15,10 +15,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from diffdiff.errors import UnsupportedPipelineError
+from automaps.errors import UnsupportedPipelineError
+from automaps.hub import resolve_device, resolve_dtype
 from diffdiff.families import FAMILIES, Family, family_for_class
 from diffdiff.inputs import OUTPUT_TYPES, image_batch, map_batch, to_output
-from diffdiff.loading import read_model_index, resolve_device, resolve_dtype
+from diffdiff.loading import read_model_index
 from diffdiff.models import ModelSpec
 from diffdiff.noise import seeded_generator
 from diffdiff.schedulers import make_scheduler

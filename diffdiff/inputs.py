@@ -3,42 +3,26 @@ back. Every error names the parameter and what was expected."""
 
 from __future__ import annotations
 
-import struct
 import warnings
-import zlib
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import Image
 
-__all__ = ["MIN_SIDE", "image_batch", "map_batch", "open_image_file", "to_output"]
+from automaps.imagefiles import MIN_SIDE, is_high_bit_depth, scale_high_bit_depth
 
-# Errors PIL raises (or lets through from zlib/struct) on corrupt or truncated files, beyond OSError.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
+__all__ = ["image_batch", "map_batch", "to_output"]
 
 OUTPUT_TYPES = ("pil", "np", "pt", "latent")
 
-MIN_SIDE = 16
-"""Smallest image side in pixels: below it an image is under two latent cells of an 8x VAE (and one 16-px patch
-of the map models), so an edit means nothing; a 1x1 or 8x8 input is reported instead of upsampled."""
-
 
 def _pil_to_tensor(image: Image.Image) -> torch.Tensor:
-    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
-        # PIL's own conversion clips these to 0..255 (a 16-bit photo turns white): scale by the real range,
-        # 0..65535 for I;16, else the narrowest of 0..1 (F), 0..255, 0..65535 that holds the data.
-        values = np.asarray(image, dtype=np.float64)
-        if not np.isfinite(values).all():
-            raise ValueError(f"image: a mode {image.mode!r} image with NaN or Inf values")
-        low, high = float(values.min(initial=0)), float(values.max(initial=0))
-        spans = [(0.0, 65535.0)] if image.mode.startswith("I;16") else (
-            ([(0.0, 1.0)] if image.mode == "F" else []) + [(0.0, 255.0), (0.0, 65535.0)])
-        start, stop = next(((a, b) for a, b in spans if a <= low and high <= b), (low, max(high, low + 1.0)))
-        grey = torch.from_numpy(np.clip((values - start) / (stop - start), 0, 1).astype(np.float32))
+    if is_high_bit_depth(image):
+        # PIL's own conversion clips these to 0..255 (a 16-bit photo turns white): scale by the real range.
+        grey = torch.from_numpy(scale_high_bit_depth(image, "image").astype(np.float32))
         return grey[None].expand(3, -1, -1).clone()
     try:
         array = np.asarray(image.convert("RGB"), dtype=np.uint8)
@@ -226,41 +210,3 @@ def to_output(images: torch.Tensor, output_type: str) -> Any:
     if output_type == "np":
         return array
     return [Image.fromarray(np.round(a * 255).astype(np.uint8)) for a in array]
-
-
-def open_image_file(path: Path, name: str) -> Image.Image:
-    """Open an image file fully decoded and upright (EXIF orientation), PIL's decompression-bomb guard on.
-
-    Args:
-        path: the file.
-        name: the parameter name used in error messages (``"image"``, ``"map"``).
-
-    Returns:
-        The decoded PIL image, in the file's own mode.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: a folder, a file PIL cannot read, a corrupt or truncated file, or one the
-            decompression-bomb guard refuses.
-    """
-    if not path.exists():
-        raise FileNotFoundError(f"{name}: no such file: {path}")
-    if path.is_dir():
-        raise ValueError(f"{name}: {path} is a folder, not an image file")
-    try:
-        with warnings.catch_warnings():
-            # Between 1x and 2x PIL's limit the guard only warns; a CLI would go on and exhaust memory.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as opened:
-                opened.load()
-                return ImageOps.exif_transpose(opened)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ValueError(
-            f"{name}: {path} is refused by PIL's decompression-bomb guard ({error}); raise "
-            "PIL.Image.MAX_IMAGE_PIXELS only for files you trust"
-        ) from error
-    except Image.UnidentifiedImageError as error:
-        raise ValueError(f"{name}: {path} is not an image file PIL can read") from error
-    except _DECODE_ERRORS as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ValueError(f"{name}: {path} is corrupt or truncated ({reason})") from error

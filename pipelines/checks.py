@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from automaps.hub import looks_like_path
 from pipelines.maps import MAP_MODEL_KEYS
 from pipelines.models import MODEL_ALIASES
 
@@ -42,13 +43,9 @@ def check_arguments(instruction: Any, crop: str, steps: Any, seed: Any, max_mega
         raise ValueError(f"map_models: unknown keys {unknown}; expected some of {list(MAP_MODEL_KEYS)}")
     if device is not None or torch_dtype is not None:
         # Checked now: a missing CUDA would otherwise surface from the map models as a torch assertion.
-        from diffdiff.loading import resolve_device, resolve_dtype
+        from automaps.hub import resolve_device, resolve_dtype
 
         resolve_dtype(torch_dtype, resolve_device(device))
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.startswith(("/", "./", "../", "~", "\\")) or name.count("/") > 1 or name.count(os.sep) > 1
 
 
 def check_model(model: Any) -> str:
@@ -84,13 +81,13 @@ def check_model(model: Any) -> str:
             raise ValueError(f"model: {index_file} is not a diffusers model index (expected a JSON object)")
     elif folder.exists():
         raise ValueError(f"model: {name} is a file; expected a diffusers pipeline folder or a hub id")
-    elif _looks_like_path(name):
+    elif looks_like_path(name):
         raise FileNotFoundError(f"model: no such folder: {name}")
     else:
         from diffdiff.loading import read_model_index
 
         index = read_model_index(name)  # a small JSON file: ModelNotAvailableError now, not after the map
-    from diffdiff.errors import UnsupportedPipelineError
+    from automaps.errors import UnsupportedPipelineError
     from diffdiff.families import family_for_class
 
     try:

@@ -292,8 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import warnings
 
-    from automaps.generators import ModelNotAvailableError as MapModelMissing
-    from diffdiff.errors import ModelNotAvailableError as DiffusionModelMissing
+    from automaps.errors import ModelNotAvailableError  # the one class, for map and diffusion models alike
 
     previous_format = warnings.formatwarning
     try:
@@ -303,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted (every file is written whole or not at all)", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (MapModelMissing, DiffusionModelMissing) as error:
+    except ModelNotAvailableError as error:
         if args.debug:
             raise
         print(f"error: {error}".splitlines()[0], file=sys.stderr)

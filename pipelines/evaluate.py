@@ -27,6 +27,7 @@ from PIL import Image
 
 from automaps import ChangeMap
 from pipelines import metrics
+from pipelines.images import load_image
 
 __all__ = ["IMAGE_SUFFIXES", "MAP_FAMILIES", "EvalReport", "EvalRow", "evaluate", "family_map", "list_images"]
 
@@ -85,8 +86,8 @@ def list_images(folder: str | os.PathLike, limit: int | None = None) -> list[Pat
 
 
 def _square(path: Path, size: int) -> Image.Image:
-    with Image.open(path) as opened:
-        image = opened.convert("RGB")
+    # The one guarded opener (bomb guard, EXIF upright, corrupt files named), 16-bit files scaled by their range.
+    image = load_image(path, name="images")[0]
     scale = size / min(image.size)
     w, h = max(size, round(image.width * scale)), max(size, round(image.height * scale))
     image = image.resize((w, h), Image.Resampling.LANCZOS)

@@ -5,38 +5,39 @@
 - :func:`budget_size` and :func:`paste_through_map`: the large-image policy. Diffusion runs at most at
   ``max_megapixels``; the edit made at the smaller size is brought back to the full resolution through the
   change map, so pixels the map keeps (``m = 0``) are the input's, bit for bit.
-- :func:`save_image`: an atomic write (temporary file + rename) in the format the file name asks for.
+- :func:`save_image` (from :mod:`automaps.imagefiles`): an atomic write (temporary file + rename) in the format
+  the file name asks for.
 
-Only PIL and numpy are imported here: the command line reports a bad image before torch is loaded.
+Files are opened by :func:`automaps.imagefiles.open_image_file`, the one guarded opener. Only PIL and numpy are
+imported here: the command line reports a bad image before torch is loaded.
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from diffdiff.inputs import open_image_file
+from automaps.imagefiles import (
+    ALPHA_MODES,
+    MIN_SIDE,
+    is_high_bit_depth,
+    open_image_file,
+    save_image,
+    scale_high_bit_depth,
+)
 
 __all__ = ["DEFAULT_MAX_MEGAPIXELS", "MIN_SIDE", "budget_size", "load_image", "paste_through_map", "save_image"]
-
-MIN_SIDE = 16
-"""Smallest accepted side in pixels (same as ``diffdiff.inputs.MIN_SIDE``). Below it an image is smaller than one
-16-px patch of the map models (CLIPSeg, SAM, Depth Anything) and than two latent cells of an 8x VAE, so neither
-the map nor the edit means anything: a 1x1 or 8x8 input is a mistake, reported as one."""
 
 DEFAULT_MAX_MEGAPIXELS = 1.0
 """Default diffusion budget of :func:`pipelines.edit`, about 1024x1024: SDXL's native area, four times SD 1.5's.
 Models trained at 1 MP or less repeat content above it, and the cost grows at least linearly with pixels
 (attention quadratically); larger images are edited at this size and restored (see :func:`paste_through_map`)."""
 
-_ALPHA_MODES = ("RGBA", "RGBa", "LA", "PA")
 _BAND_ROWS = 256  # rows composited at once: bounds paste_through_map's float temporaries on huge images
 
 
@@ -117,29 +118,16 @@ def _split_alpha(picture: Image.Image, name: str) -> tuple[Image.Image, Image.Im
         grey = np.where(alpha > 0, np.clip(grey * 255.0 / np.maximum(alpha, 1), 0, 255), 0)
         picture = Image.fromarray(np.stack([np.rint(grey), alpha], -1).astype(np.uint8), mode="LA")
         mode = "LA"
-    if mode in _ALPHA_MODES or "transparency" in picture.info:
+    if mode in ALPHA_MODES or "transparency" in picture.info:
         rgba = picture.convert("RGBA")
         return rgba.convert("RGB"), rgba.getchannel("A")
-    if mode in ("I", "F") or mode.startswith("I;16"):
-        picture = Image.fromarray(_to_8bit(picture, name), mode="L")
+    if is_high_bit_depth(picture):
+        # scaled by the real range (PIL's own conversion clips to 0..255: a 16-bit photo would turn white)
+        picture = Image.fromarray(np.rint(scale_high_bit_depth(picture, name) * 255).astype(np.uint8), mode="L")
     try:
         return picture.convert("RGB"), None
     except ValueError as error:  # a mode PIL cannot convert
         raise ValueError(f"{name}: cannot read an image of mode {mode!r} as RGB ({error})") from error
-
-
-def _to_8bit(picture: Image.Image, name: str) -> np.ndarray:
-    """A 16-bit / 32-bit integer / float image as uint8, scaled by its real range (see :func:`load_image`)."""
-    values = np.asarray(picture, dtype=np.float64)
-    if not np.isfinite(values).all():
-        raise ValueError(f"{name}: a mode {picture.mode!r} image with NaN or Inf values")
-    low, high = float(values.min(initial=0)), float(values.max(initial=0))
-    if picture.mode.startswith("I;16"):
-        span = (0.0, 65535.0)
-    else:
-        nominal = ([(0.0, 1.0)] if picture.mode == "F" else []) + [(0.0, 255.0), (0.0, 65535.0)]
-        span = next(((a, b) for a, b in nominal if a <= low and high <= b), (low, max(high, low + 1.0)))
-    return np.rint(np.clip((values - span[0]) / (span[1] - span[0]), 0, 1) * 255).astype(np.uint8)
 
 
 def budget_size(size: tuple[int, int], max_megapixels: float | None) -> tuple[int, int]:
@@ -196,33 +184,3 @@ def paste_through_map(
         mixed = edited[rows] + (1.0 - m) * (x - lost[rows])
         out[rows] = np.where(m == 0, pixels[rows], np.clip(np.rint(mixed), 0, 255).astype(np.uint8))
     return Image.fromarray(out)
-
-
-def save_image(image: Image.Image, path: str | os.PathLike, *, name: str = "output") -> None:
-    """Write ``image`` atomically in the format its extension names (``.png``, ``.jpg``, ``.webp``, ...).
-
-    The file is encoded in memory first, then written to a temporary file beside ``path`` and renamed onto
-    it, so an interrupted run never leaves a half-written file at ``path`` (see :func:`automaps.io.atomic_write`).
-    An image with alpha saved to a format without alpha (JPEG, ...) is flattened to RGB with a warning.
-
-    Raises:
-        ValueError: an unknown extension (the message names ``name``).
-        FileNotFoundError / PermissionError: the folder is missing or not writable.
-    """
-    from automaps.io import atomic_write
-
-    extension = Path(path).suffix.lower()
-    formats = Image.registered_extensions()
-    if extension not in formats:
-        raise ValueError(f"{name}: unknown image extension {extension!r} (use .png, .jpg, .webp, ...)")
-    buffer = io.BytesIO()
-    try:
-        image.save(buffer, format=formats[extension])
-    except OSError:
-        if image.mode not in _ALPHA_MODES:
-            raise
-        warnings.warn(f"{name}: {formats[extension]} has no alpha channel; the alpha is dropped", stacklevel=2)
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format=formats[extension])
-    with atomic_write(path, name=name) as handle:
-        handle.write(buffer.getbuffer())

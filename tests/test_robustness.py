@@ -26,8 +26,8 @@ import torch
 from PIL import Image
 
 from automaps import ChangeMap
+from automaps.errors import ModelNotAvailableError, UnsupportedPipelineError
 from automaps.generators import ModelNotAvailableError as MapModelMissing
-from diffdiff.errors import ModelNotAvailableError, UnsupportedPipelineError
 from pipelines import edit
 from pipelines.images import MIN_SIDE, load_image, save_image
 

@@ -36,10 +36,10 @@ def no_network(monkeypatch):
 
 
 def test_missing_models_fail_fast_without_the_network(no_network, tiny_folders):
+    from automaps.errors import ModelNotAvailableError
     from automaps.generators import ModelNotAvailableError as MapModelMissing
     from automaps.generators import generate
     from diffdiff import DifferentialEditor
-    from diffdiff.errors import ModelNotAvailableError
     from pipelines import edit
 
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))

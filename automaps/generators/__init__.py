@@ -11,9 +11,11 @@ importing any model library (transformers, OpenCV load inside the generator func
 
 from __future__ import annotations
 
+from automaps.errors import ModelNotAvailableError  # the one class, also automaps.ModelNotAvailableError
+
 # Built-in generators register themselves on import (their heavy imports are deferred to call time).
 from automaps.generators import auto, clipseg, depth, diffedit, grounded, saliency, sam, synthetic  # noqa: F401
-from automaps.generators.loading import ModelNotAvailableError, cached, load, release
+from automaps.generators.loading import cached, load, release
 from automaps.generators.registry import (
     ENTRY_POINT_GROUP,
     GeneratorSpec,

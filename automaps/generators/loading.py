@@ -10,76 +10,20 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ModelNotAvailableError", "cached", "device_params", "load", "release", "resolve_dtype"]
+from automaps.errors import ModelNotAvailableError
+from automaps.hub import not_available, offline, resolve_dtype
 
-_TRUE = {"1", "on", "yes", "true"}
+# ModelNotAvailableError (automaps.errors) and resolve_dtype (automaps.hub) are re-exported: the generators'
+# modules and their users import them from here.
+__all__ = ["ModelNotAvailableError", "cached", "device_params", "load", "release", "resolve_dtype"]
 
 # (model class, processor class, id or absolute folder, revision, device, dtype) -> (model, processor)
 _CACHE: dict[tuple[str, str, str, str | None, str, str], tuple[Any, Any]] = {}
 _LOCK = threading.Lock()
-
-
-class ModelNotAvailableError(OSError):
-    """A model is neither in a local folder nor in the Hugging Face cache, and cannot be fetched.
-
-    The message is one line naming the model id and the command that downloads it.
-    """
-
-
-def _offline() -> bool:
-    # Read the environment at call time: huggingface_hub reads HF_HUB_OFFLINE once, at import.
-    return any(os.environ.get(k, "").strip().lower() in _TRUE for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
-def _download_command(model_id: str, revision: str | None) -> str:
-    # huggingface_hub >= 1.0 ships `hf` and no longer `huggingface-cli`.
-    cli = "hf" if shutil.which("hf") or _hub_major() >= 1 else "huggingface-cli"
-    rev = f" --revision {revision}" if revision not in (None, "main") else ""
-    return f"{cli} download {model_id}{rev}"
-
-
-def _hub_major() -> int:
-    try:
-        import huggingface_hub
-
-        return int(huggingface_hub.__version__.split(".")[0])
-    except (ImportError, ValueError):  # pragma: no cover - huggingface_hub is a dependency
-        return 0
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.startswith(("/", "./", "../", "~", "\\")) or (len(name) > 1 and name[1] == ":") or name.count("/") > 1
-
-
-def _not_available(model_id: str, revision: str | None, err: BaseException) -> ModelNotAvailableError:
-    if _looks_like_path(model_id):
-        return ModelNotAvailableError(f"model folder {model_id!r} does not exist or holds no loadable model")
-    if _offline():
-        where = "offline (HF_HUB_OFFLINE is set)"
-    else:
-        where = f"locally and could not be fetched ({type(err).__name__})"
-    return ModelNotAvailableError(
-        f"model {model_id!r} is not available {where}; download it with: {_download_command(model_id, revision)}"
-    )
-
-
-def resolve_dtype(dtype: Any) -> Any:
-    """Turn ``"float32"`` / ``"float16"`` / ``"bfloat16"`` (or a ``torch.dtype``) into a ``torch.dtype``."""
-    import torch
-
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    table = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
-             "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
-    try:
-        return table[str(dtype).removeprefix("torch.")]
-    except KeyError:
-        raise ValueError(f"dtype must be one of {sorted(table)} or a torch.dtype, got {dtype!r}") from None
 
 
 def load(
@@ -112,7 +56,7 @@ def load(
     is_folder = folder.is_dir()
     name = str(folder.resolve()) if is_folder else os.fspath(id_or_folder)
     rev = None if is_folder else revision
-    torch_dtype = resolve_dtype(dtype)
+    torch_dtype = resolve_dtype(dtype, name="dtype")
     key = (_qualname(model_class), _qualname(processor_class), name, rev, str(device), str(torch_dtype))
     with _LOCK:
         if key in _CACHE:
@@ -121,7 +65,7 @@ def load(
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 
     common: dict[str, Any] = {"revision": rev, "trust_remote_code": False}
-    if _offline():
+    if offline():
         # Honoured here too because huggingface_hub froze HF_HUB_OFFLINE at import time.
         common["local_files_only"] = True
     # Prefer safetensors: required for hub ids (every default model ships them, and no pickle is ever
@@ -133,7 +77,7 @@ def load(
     except (OSError, HfHubHTTPError, HFValidationError) as err:
         if is_folder:
             raise  # a folder that exists but does not load is a real error, not a missing download
-        raise _not_available(name, rev, err) from err
+        raise not_available(name, err, rev) from err
     model = model.to(device).eval()
     with _LOCK:
         # Another thread may have loaded the same model meanwhile: keep the first one.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from diffdiff.errors import UnsupportedPipelineError
+from automaps.errors import UnsupportedPipelineError
 from diffdiff.families.base import Family, StageRun
 from diffdiff.families.deepfloyd import DeepFloydIF
 from diffdiff.families.flux import Flux
