@@ -14,7 +14,8 @@ def full_size_sd15_pipeline():
     from diffusers import AutoencoderKL, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    from diffdiff.tiny import _sd_scheduler, tiny_clip_tokenizer
+    from diffdiff.tiny.parts import sd_scheduler as _sd_scheduler
+    from diffdiff.tiny.parts import tiny_clip_tokenizer
 
     torch.manual_seed(0)
     tokenizer = tiny_clip_tokenizer()

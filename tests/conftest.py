@@ -14,11 +14,6 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # One thread per xdist worker: two workers with two threads each on two cores run several times slower.
 torch.set_num_threads(1 if os.environ.get("PYTEST_XDIST_WORKER") else max(1, min(2, os.cpu_count() or 1)))
 
-# Editors made of several saved folders: name -> (main folder, {from_pretrained keyword: folder}).
-EDITOR_PARTS: dict[str, tuple[str, dict[str, str]]] = {
-    "kandinsky": ("kandinsky", {"prior": "kandinsky-prior"}),
-    "if-1+2": ("if-1", {"stage2": "if-2"}),
-}
 
 
 class _TinyFolders(dict):
@@ -48,15 +43,18 @@ def tiny_folders(tmp_path_factory):
 @pytest.fixture(scope="session")
 def editors(tiny_folders):
     """A cache of editors loaded through ``DifferentialEditor.from_pretrained``, keyed by
-    ``(name, scheduler)``; a name is a tiny family or one of ``EDITOR_PARTS``."""
+    ``(name, scheduler)``; a name is a case of ``diffdiff.tiny.TINY_EDITORS`` (each family registers its
+    own) or a tiny pipeline loaded alone."""
     from diffdiff import DifferentialEditor
+    from diffdiff.tiny import TINY_EDITORS
 
     cache: dict[tuple[str, str | None], DifferentialEditor] = {}
 
     def get(name: str, scheduler: str | None = None) -> DifferentialEditor:
         key = (name, scheduler)
         if key not in cache:
-            main, extras = EDITOR_PARTS.get(name, (name, {}))
+            case = TINY_EDITORS.get(name)
+            main, extras = (case.main, case.extras) if case is not None else (name, {})
             editor = DifferentialEditor.from_pretrained(
                 tiny_folders[main], device="cpu", scheduler=scheduler,
                 **{role: tiny_folders[part] for role, part in extras.items()},

@@ -10,9 +10,26 @@ from typing import Any, ClassVar
 import torch
 
 from diffdiff.core import Rounding
-from diffdiff.stages import EditRequest, EditResult, StageRun, plan_stage, resize_pixels, run_stage
+from diffdiff.stages import DifferentialOutput, EditRequest, StageRun, plan_stage, run_stage
 
-__all__ = ["Family", "StageRun", "vae_latents"]
+__all__ = ["COMMON_RESERVED", "Family", "StageRun", "image_size", "vae_latents"]
+
+COMMON_RESERVED = frozenset({"image", "strength", "latents", "callback_on_step_end_tensor_inputs", "height", "width",
+                             "num_images_per_prompt"})
+"""Pipeline arguments every family's editor sets from the change map: passing them through ``**pipeline_kwargs``
+would silently break the maths."""
+
+
+def image_size(image: Any) -> tuple[int, int]:
+    """``(H, W)`` of a PIL image, a list of them, a numpy ``(..., H, W, 3)`` array or a ``(..., 3, H, W)`` tensor."""
+    from PIL import Image
+
+    first = image[0] if isinstance(image, (list, tuple)) else image
+    if isinstance(first, Image.Image):
+        return first.size[1], first.size[0]
+    if isinstance(first, torch.Tensor):
+        return tuple(first.shape[-2:])
+    return tuple(first.shape[-3:-1])
 
 
 def vae_latents(pipe, pixels: torch.Tensor, generator: Any) -> torch.Tensor:
@@ -48,7 +65,12 @@ class Family:
         img2img_class: the diffusers img2img pipeline class the editor drives.
         pipeline_classes: ``model_index.json`` / ``from_pipe`` classes this family accepts.
         rounding: how ``k(m)`` rounds, as the family's img2img ``strength`` does.
-        extra_classes: extra stages (``from_pretrained`` keywords) -> the pipeline classes accepted there.
+        extra_classes: extra stages (``from_pretrained`` / ``from_pipe`` keywords, and attributes of the
+            editor) -> the pipeline classes accepted there.
+        required_extras: extra stages the family cannot edit without (Kandinsky's prior).
+        reserved: pipeline arguments the editor sets for this family, beyond :data:`COMMON_RESERVED`.
+        discrete_schedulers: the model predicts noise on a discrete DDPM schedule, so every non-flow
+            scheduler name of ``diffdiff.schedulers`` applies (the tests run their scheduler matrix on it).
     """
 
     name: ClassVar[str] = ""
@@ -56,6 +78,9 @@ class Family:
     pipeline_classes: ClassVar[tuple[str, ...]] = ()
     rounding: ClassVar[Rounding] = "floor"
     extra_classes: ClassVar[dict[str, tuple[str, ...]]] = {}
+    required_extras: ClassVar[tuple[str, ...]] = ()
+    reserved: ClassVar[frozenset[str]] = frozenset()
+    discrete_schedulers: ClassVar[bool] = False
 
     # -- loading ---------------------------------------------------------------------------------
     def pipeline_type(self, class_name: str | None = None):
@@ -111,9 +136,11 @@ class Family:
         factor = self.scale_factor(pipe)
         return height // factor, width // factor
 
-    def to_model_pixels(self, pipe, pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """``(B, 3, H, W)`` in [0, 1] to the model's input: resized (antialiased) and in [-1, 1]."""
-        return pipe.image_processor.preprocess(resize_pixels(pixels, size), height=size[0], width=size[1])
+    def to_model_pixels(self, pipe, request: EditRequest, size: tuple[int, int]) -> torch.Tensor:
+        """The images as the stock pipeline preprocesses them: ``request.source`` (PIL, numpy or tensor, as
+        the user passed it) through the pipeline's own image processor at ``size``, so every input type
+        gives stock's bytes (resampling and memory layout included). Returns ``(B, 3, h, w)`` in [-1, 1]."""
+        return pipe.image_processor.preprocess(request.source, height=size[0], width=size[1])
 
     # -- latents -------------------------------------------------------------------------------------
     def latent_dtype(self, pipe) -> torch.dtype:
@@ -134,10 +161,14 @@ class Family:
         """``(B, C or 1, h, w)`` to the layout of the pipeline's loop tensor (identity but for Flux)."""
         return tensor
 
-    def pipeline_image(self, pipe, pixels: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-        """What the stock pipeline gets as ``image``: the encoded original (pixels resized in [0, 1]
+    def pipeline_image(self, pipe, request: EditRequest, size: tuple[int, int], x0: torch.Tensor) -> Any:
+        """What the stock pipeline gets as ``image``: the encoded original (the request and the stage's size
         are given too, for pipelines that insist on encoding themselves)."""
         return x0
+
+    def unpack(self, pipe, tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """The inverse of :meth:`pack` for a model output at pixel size ``size``: ``(B, C, h, w)``."""
+        return tensor
 
     def denoiser(self, pipe) -> torch.nn.Module:
         """The module called once per model evaluation (``unet`` or ``transformer``)."""
@@ -170,7 +201,15 @@ class Family:
         """Run the stock pipeline; returns latents for ``"latent"`` or ``(B, 3, H, W)`` in [0, 1]."""
         return pipe(**self.call_kwargs(run)).images
 
-    def edit(self, editor, request: EditRequest) -> EditResult:
+    def stock(self, editor, image: Any, prompt: Any, strength: float, num_inference_steps: int, generator: Any,
+              output_type: str = "latent", **kwargs: Any) -> Any:
+        """Stock img2img of this family, called the way a diffusers user calls it (the reference of
+        invariant 2): ``editor.pipe`` at ``strength`` on ``image`` (PIL, numpy or a tensor in [0, 1]).
+        Returns the pipeline's ``images`` (``"latent"``: its loop tensor's layout)."""
+        return editor.pipe(prompt, image=image, strength=strength, num_inference_steps=num_inference_steps,
+                           generator=generator, output_type=output_type, **kwargs).images
+
+    def edit(self, editor, request: EditRequest) -> DifferentialOutput:
         """The whole edit for a single-stage family: plan, encode, condition, run.
 
         Args:
@@ -178,17 +217,16 @@ class Family:
             request: the validated edit.
 
         Returns:
-            :class:`~diffdiff.stages.EditResult`; ``images`` is ``None`` when nothing is free and
-            pixels were asked for (no model runs at all).
+            :class:`~diffdiff.stages.DifferentialOutput`; ``images`` is ``None`` when nothing is free
+            and pixels were asked for (no model runs at all).
         """
         pipe = editor.pipe
         plan = plan_stage(self, pipe, request.change, request.n_steps, request.skip_idle_steps)
         if plan.k_max == 0 and request.output_type != "latent":
-            return EditResult(None, plan.change, 0, 0.0)
-        pixels = resize_pixels(request.pixels, plan.size)
-        x0 = self.encode(pipe, self.to_model_pixels(pipe, pixels, plan.size), request.generator)
+            return DifferentialOutput(None, plan.change, 0, 0.0)
+        x0 = self.encode(pipe, self.to_model_pixels(pipe, request, plan.size), request.generator)
         if plan.k_max == 0:
-            return EditResult(self.pack(pipe, x0), plan.change, 0, 0.0)
-        images = run_stage(self, pipe, request, plan, x0, self.pipeline_image(pipe, pixels, x0),
+            return DifferentialOutput(self.pack(pipe, x0), plan.change, 0, 0.0)
+        images = run_stage(self, pipe, request, plan, x0, self.pipeline_image(pipe, request, plan.size, x0),
                            output_type=request.output_type, conditioning=self.condition(editor, request))
-        return EditResult(images, plan.change, plan.k_run, plan.strength)
+        return DifferentialOutput(images, plan.change, plan.k_run, plan.strength)

@@ -11,7 +11,7 @@ import torch
 
 from diffdiff.families.base import Family, vae_latents
 from diffdiff.noise import draw_like_pipeline
-from diffdiff.stages import EditRequest, EditResult, plan_stage, resize_pixels, run_stage
+from diffdiff.stages import DifferentialOutput, EditRequest, plan_stage, run_stage
 
 
 class StableDiffusion(Family):
@@ -20,6 +20,7 @@ class StableDiffusion(Family):
     name = "sd"
     img2img_class = "StableDiffusionImg2ImgPipeline"
     pipeline_classes = ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline")
+    discrete_schedulers = True
 
     def encode(self, pipe, pixels: torch.Tensor, generator: Any) -> torch.Tensor:
         # The stock pipeline's own steps: one posterior sample per image, then the VAE's scaling factor.
@@ -35,6 +36,8 @@ class StableDiffusionXL(Family):
     img2img_class = "StableDiffusionXLImg2ImgPipeline"
     pipeline_classes = ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline")
     extra_classes: ClassVar[dict[str, tuple[str, ...]]] = {"refiner": pipeline_classes}
+    reserved = frozenset({"denoising_start"})
+    discrete_schedulers = True
 
     def latent_dtype(self, pipe) -> torch.dtype:
         encoder = getattr(pipe, "text_encoder_2", None)
@@ -60,17 +63,16 @@ class StableDiffusionXL(Family):
             add_noise=False,
         )
 
-    def edit(self, editor, request: EditRequest) -> EditResult:
+    def edit(self, editor, request: EditRequest) -> DifferentialOutput:
         if editor.refiner is None:
             return super().edit(editor, request)
         pipe, n_steps = editor.pipe, request.n_steps
         plan = plan_stage(self, pipe, request.change, n_steps, request.skip_idle_steps)
         if plan.k_max == 0 and request.output_type != "latent":
-            return EditResult(None, plan.change, 0, 0.0)
-        x0 = self.encode(pipe, self.to_model_pixels(pipe, resize_pixels(request.pixels, plan.size), plan.size),
-                         request.generator)
+            return DifferentialOutput(None, plan.change, 0, 0.0)
+        x0 = self.encode(pipe, self.to_model_pixels(pipe, request, plan.size), request.generator)
         if plan.k_max == 0:
-            return EditResult(x0, plan.change, 0, 0.0)
+            return DifferentialOutput(x0, plan.change, 0, 0.0)
         eps = draw_like_pipeline(request.generator, self.noise_shape(x0), x0.device, x0.dtype)
         run_start = pipe.scheduler.order * (n_steps - plan.k_run)
         begin = refiner_begin(editor.refiner, n_steps, request.refiner_start)
@@ -83,7 +85,7 @@ class StableDiffusionXL(Family):
         else:
             # Every free step lies in the refiner's part of the schedule: it runs alone, as img2img.
             images = run_stage(self, editor.refiner, request, plan, x0, x0, output_type=output, eps=eps)
-        return EditResult(images, plan.change, plan.k_run, plan.strength)
+        return DifferentialOutput(images, plan.change, plan.k_run, plan.strength)
 
 
 def refiner_begin(refiner, n_steps: int, refiner_start: float) -> int:
