@@ -8,8 +8,8 @@ and multi-stage families (SDXL + refiner, DeepFloyd IF) chain their stages in th
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -18,43 +18,22 @@ import torch.nn.functional as F
 from automaps.errors import UnsupportedPipelineError
 from automaps.hub import resolve_device, resolve_dtype
 from diffdiff.families import FAMILIES, Family, family_for_class
-from diffdiff.inputs import OUTPUT_TYPES, image_batch, map_batch, to_output
+from diffdiff.families.base import COMMON_RESERVED
+from diffdiff.inputs import OUTPUT_TYPES, image_batch, map_batch, stock_form, to_output
 from diffdiff.loading import read_model_index
 from diffdiff.models import ModelSpec
 from diffdiff.noise import seeded_generator
 from diffdiff.schedulers import make_scheduler
-from diffdiff.stages import EditRequest
+from diffdiff.stages import DifferentialOutput, EditRequest
 
 __all__ = ["DifferentialEditor", "DifferentialOutput"]
 
-# Arguments the editor owns; passing them through **pipeline_kwargs would silently break the maths.
-_RESERVED = {"image", "strength", "latents", "callback_on_step_end_tensor_inputs", "denoising_start", "height",
-             "width", "callback", "callback_steps", "original_image", "image_embeds", "negative_image_embeds"}
-# Extra stages, by from_pretrained keyword: SDXL's refiner, Kandinsky's prior, IF's stages II and III.
-EXTRA_ROLES = ("refiner", "prior", "stage2", "stage3")
 
-
-@dataclass
-class DifferentialOutput:
-    """Result of one edit.
-
-    Attributes:
-        images: list of PIL images (``"pil"``), float32 ``(B, H, W, 3)`` (``"np"``), ``(B, 3, H, W)`` in
-            [0, 1] (``"pt"``), or the final latents in the pipeline's own layout (``"latent"``: ``(B, C,
-            h, w)``; Flux: packed ``(B, h/2 * w/2, C*4)``; IF: the last differential stage's pixels in
-            [-1, 1]). Output ``b * n + r`` is the ``r``-th sample of image ``b`` (``n =
-            num_images_per_prompt``).
-        change: ``(B, 1, h, w)`` float32 map on the (last differential stage's) model grid, after area
-            averaging, 1 = change fully.
-        steps_run: denoising steps executed (by the last differential stage): ``k(max m)``, the free
-            steps of the map's maximum (``N`` with ``skip_idle_steps=False``).
-        strength: the stock img2img strength those steps correspond to.
-    """
-
-    images: Any
-    change: torch.Tensor
-    steps_run: int
-    strength: float
+def extra_roles() -> tuple[str, ...]:
+    """Every extra-stage keyword some family declares (``refiner``, ``prior``, ``stage2``, ``stage3``, ...),
+    in registry order: the keywords of :meth:`DifferentialEditor.from_pretrained` / ``from_pipe`` and the
+    editor's stage attributes."""
+    return tuple(dict.fromkeys(role for family in FAMILIES.values() for role in family.extra_classes))
 
 
 class DifferentialEditor:
@@ -64,21 +43,26 @@ class DifferentialEditor:
 
     Attributes:
         pipe: the stock diffusers img2img pipeline being driven (IF: stage I).
-        refiner: SDXL: an optional refiner pipeline that finishes the schedule.
-        prior: Kandinsky 2.2: the prior pipeline that turns prompts into image embeddings.
-        stage2: DeepFloyd IF: an optional stage II (super-resolution img2img) pipeline.
-        stage3: DeepFloyd IF: an optional x4 upscaler, run unmodified on stage II's result.
+        stages: the loaded extra stages by role, as the family declares them (``adapter.extra_classes``):
+            SDXL's ``refiner``, Kandinsky 2.2's ``prior``, DeepFloyd IF's ``stage2`` and ``stage3``. Each
+            role is also an attribute (``editor.refiner``), ``None`` when not loaded.
     """
 
-    def __init__(self, pipe, family: Family, refiner=None, *, prior=None, stage2=None, stage3=None) -> None:
+    def __init__(self, pipe, family: Family, stages: dict[str, Any] | None = None) -> None:
         self.pipe = pipe
-        self.refiner, self.prior, self.stage2, self.stage3 = refiner, prior, stage2, stage3
         self._family = family
+        self.stages = {role: stage for role, stage in (stages or {}).items() if stage is not None}
+        _check_roles(family, self.stages)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes not found normally: the extra-stage roles of the registry.
+        if name != "stages" and name in extra_roles():
+            return self.__dict__.get("stages", {}).get(name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def family(self) -> str:
-        """The model family name (``"sd"``, ``"sdxl"``, ``"kandinsky"``, ``"deepfloyd_if"``, ``"sd3"``,
-        ``"flux"``)."""
+        """The model family name (a key of ``diffdiff.families.FAMILIES``: ``"sd"``, ``"sdxl"``, ...)."""
         return self._family.name
 
     @property
@@ -89,10 +73,10 @@ class DifferentialEditor:
     @property
     def pipelines(self) -> list:
         """Every loaded pipeline: the driven one first, then the extra stages that are loaded."""
-        return [self.pipe, *(p for p in (getattr(self, role) for role in EXTRA_ROLES) if p is not None)]
+        return [self.pipe, *self.stages.values()]
 
     def __repr__(self) -> str:
-        extras = "".join(f", {role}" for role in EXTRA_ROLES if getattr(self, role) is not None)
+        extras = "".join(f", {role}" for role in self.stages)
         return f"DifferentialEditor({self.family}, {type(self.pipe.scheduler).__name__}{extras})"
 
     # -- construction ------------------------------------------------------------------------------
@@ -104,12 +88,8 @@ class DifferentialEditor:
         device: str | torch.device | None = None,
         *,
         scheduler: Any = None,
-        refiner: str | os.PathLike | Any = None,
-        prior: str | os.PathLike | Any = None,
-        stage2: str | os.PathLike | Any = None,
-        stage3: str | os.PathLike | Any = None,
         revision: str | None = None,
-        **load_kwargs: Any,
+        **kwargs: Any,
     ) -> DifferentialEditor:
         """Load a pipeline by hub id or local folder; its family is read from ``model_index.json``.
 
@@ -121,14 +101,12 @@ class DifferentialEditor:
             scheduler: ``None`` keeps the checkpoint's scheduler; a name (``"euler"``, ``"ddim"``,
                 ``"dpm++2m"``, ``"heun"``, ``"pndm"``, ...) or a diffusers scheduler object. IF: applied to
                 stages I and II, each on its own config.
-            refiner: SDXL only: a refiner hub id, folder or loaded pipeline that finishes the schedule.
-            prior: Kandinsky 2.2 only: the prior (hub id, folder or pipeline); ``None`` loads
-                ``kandinsky-community/kandinsky-2-2-prior``.
-            stage2: DeepFloyd IF only: stage II (hub id, folder or pipeline), or ``None`` to stop after
-                stage I. It shares stage I's text encoder.
-            stage3: DeepFloyd IF only: the x4 upscaler (hub id, folder or pipeline), or ``None``.
             revision: hub revision of ``id_or_folder``.
-            **load_kwargs: passed to diffusers' ``from_pretrained`` (``variant``, ...).
+            **kwargs: the family's extra stages, each a hub id, folder, ``ModelSpec`` or loaded pipeline
+                (declared by its adapter, see :func:`extra_roles`): SDXL ``refiner=`` (finishes the
+                schedule); Kandinsky 2.2 ``prior=`` (``None`` loads ``kandinsky-community/kandinsky-2-2-prior``);
+                DeepFloyd IF ``stage2=`` (shares stage I's text encoder) and ``stage3=`` (the x4 upscaler).
+                The rest goes to diffusers' ``from_pretrained`` (``variant``, ...).
 
         Returns:
             The editor, on ``device``.
@@ -142,24 +120,21 @@ class DifferentialEditor:
         """
         target = resolve_device(device)
         dtype = resolve_dtype(torch_dtype, target)
+        given = {role: kwargs.pop(role) for role in extra_roles() if role in kwargs}
         index = read_model_index(id_or_folder, revision=revision)
         family = family_for_class(index.get("_class_name", "<missing _class_name>"))
-        given = {"refiner": refiner, "prior": prior, "stage2": stage2, "stage3": stage3}
         _check_roles(family, given)
-        pipe = family.load(id_or_folder, dtype=dtype, revision=revision, **load_kwargs)
-        extras = {}
+        pipe = family.load(id_or_folder, dtype=dtype, revision=revision, **kwargs)
+        stages = {}
         for role in family.extra_classes:
-            value = given[role] if given[role] is not None else family.default_extra(role)
+            value = given[role] if given.get(role) is not None else family.default_extra(role)
             if isinstance(value, (str, os.PathLike, ModelSpec)):
-                value = cls._load_extra(family, role, value, pipe, dtype, load_kwargs)
-            extras[role] = value
-        return cls._build(pipe, family, scheduler, extras, target)
+                value = cls._load_extra(family, role, value, pipe, dtype, kwargs)
+            stages[role] = value
+        return cls._build(pipe, family, scheduler, stages, target)
 
     @classmethod
-    def from_pipe(
-        cls, pipe, *, scheduler: Any = None, refiner: Any = None, prior: Any = None, stage2: Any = None,
-        stage3: Any = None,
-    ) -> DifferentialEditor:
+    def from_pipe(cls, pipe, *, scheduler: Any = None, **stages: Any) -> DifferentialEditor:
         """Drive an already-loaded diffusers pipeline (text-to-image or img2img of a supported family).
 
         The editor builds its own img2img pipeline sharing ``pipe``'s modules (LoRA, fused or patched
@@ -169,22 +144,21 @@ class DifferentialEditor:
             pipe: a loaded diffusers pipeline (Kandinsky: the decoder, or a combined pipeline, whose
                 prior is used; IF: stage I).
             scheduler: as in :meth:`from_pretrained`.
-            refiner: an SDXL refiner pipeline (or ``None``).
-            prior: Kandinsky 2.2: the loaded prior pipeline (required unless ``pipe`` is combined).
-            stage2: DeepFloyd IF: a loaded stage II pipeline (or ``None``).
-            stage3: DeepFloyd IF: a loaded x4 upscaler (or ``None``).
+            **stages: the family's extra stages as loaded pipelines (``refiner=``, ``prior=``,
+                ``stage2=``, ``stage3=``; see :func:`extra_roles`).
 
         Raises:
             UnsupportedPipelineError: a pipeline class no family drives.
-            ValueError: a stage the family does not have.
+            TypeError: a keyword that is no family's extra stage.
+            ValueError: a stage the family does not have, or lacks one it needs (Kandinsky's prior).
         """
+        unknown = sorted(set(stages) - set(extra_roles()))
+        if unknown:
+            raise TypeError(f"{unknown[0]}: not an extra stage of any family; expected one of {list(extra_roles())}")
         family = family_for_class(type(pipe).__name__)
-        given = {"refiner": refiner, "prior": prior, "stage2": stage2, "stage3": stage3}
-        _check_roles(family, given)
-        extras = {**family.extras_from_pipe(pipe), **{k: v for k, v in given.items() if v is not None}}
-        if "prior" in family.extra_classes and extras.get("prior") is None:
-            raise ValueError("prior: Kandinsky 2.2 needs its prior; pass prior=<a loaded KandinskyV22PriorPipeline>")
-        return cls._build(family.convert(pipe), family, scheduler, extras, None)
+        _check_roles(family, stages)
+        stages = {**family.extras_from_pipe(pipe), **{k: v for k, v in stages.items() if v is not None}}
+        return cls._build(family.convert(pipe), family, scheduler, stages, None)
 
     @staticmethod
     def _load_extra(family: Family, role: str, value, main_pipe, dtype: torch.dtype, load_kwargs: dict[str, Any]):
@@ -198,17 +172,21 @@ class DifferentialEditor:
         return family.load_extra(role, value, main_pipe, **kwargs)
 
     @classmethod
-    def _build(cls, pipe, family: Family, scheduler: Any, extras: dict[str, Any], device: torch.device | None):
+    def _build(cls, pipe, family: Family, scheduler: Any, stages: dict[str, Any], device: torch.device | None):
+        for role in family.required_extras:
+            if stages.get(role) is None:
+                raise ValueError(f"{role}: the {family.name!r} family needs its {role}; pass {role}=<a hub id, "
+                                 f"folder or loaded {family.extra_classes[role][-1]}>")
         if scheduler is not None:
             pipe.scheduler = make_scheduler(scheduler, pipe.scheduler.config)
-        extras = {role: family.attach(role, stage, pipe, scheduler) for role, stage in extras.items()
+        stages = {role: family.attach(role, stage, pipe, scheduler) for role, stage in stages.items()
                   if stage is not None}
-        for stage in (pipe, *extras.values()):
+        for stage in (pipe, *stages.values()):
             # .to() on a pipeline already there only costs time and warnings.
             if device is not None and stage.device != device:
                 stage.to(device)
             stage.set_progress_bar_config(disable=None, leave=False)
-        return cls(pipe, family, **extras)
+        return cls(pipe, family, stages)
 
     # -- editing -------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -264,46 +242,36 @@ class DifferentialEditor:
         Raises:
             TypeError / ValueError: bad arguments; the message names the parameter.
         """
-        reserved = _RESERVED.intersection(pipeline_kwargs)
-        if reserved:
-            raise TypeError(f"{sorted(reserved)[0]}: set by the editor from the change map; do not pass it")
-        if not isinstance(num_inference_steps, int) or num_inference_steps < 1:
-            raise ValueError(f"num_inference_steps: expected an integer >= 1, got {num_inference_steps!r}")
-        if not isinstance(num_images_per_prompt, int) or num_images_per_prompt < 1:
-            raise ValueError(f"num_images_per_prompt: expected an integer >= 1, got {num_images_per_prompt!r}")
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"output_type: expected one of {OUTPUT_TYPES}, got {output_type!r}")
-        if self.refiner is not None and not 0.0 < refiner_start < 1.0:
-            raise ValueError(f"refiner_start: expected a float in (0, 1), got {refiner_start!r}")
-
+        self._check_call(num_inference_steps, num_images_per_prompt, output_type, refiner_start, pipeline_kwargs)
         pixels = image_batch(image)
         n_images, _, height, width = pixels.shape
         change = map_batch(change_map, n_images, (height, width), invert=invert_map)
         repeat = num_images_per_prompt
-        total = n_images * repeat
-        prompts = _per_image("prompt", prompt, n_images, repeat, required=True)
-        negatives = _per_image("negative_prompt", negative_prompt, n_images, repeat, required=False)
-        generator = _check_generator(generator, total)
-        pixels, change = pixels.repeat_interleave(repeat, 0), change.repeat_interleave(repeat, 0)
-
         request = EditRequest(
-            pixels=pixels, change=change, prompts=prompts, negative_prompts=negatives, generator=generator,
-            n_steps=num_inference_steps, guidance_scale=guidance_scale,
-            output_type="latent" if output_type == "latent" else "pt", skip_idle_steps=skip_idle_steps,
-            callback=callback_on_step_end, pipeline_kwargs=pipeline_kwargs, refiner_start=refiner_start,
+            pixels=pixels.repeat_interleave(repeat, 0), source=stock_form(image, pixels, repeat),
+            change=change.repeat_interleave(repeat, 0),
+            prompts=_per_image("prompt", prompt, n_images, repeat, required=True),
+            negative_prompts=_per_image("negative_prompt", negative_prompt, n_images, repeat, required=False),
+            generator=_check_generator(generator, n_images * repeat), n_steps=num_inference_steps,
+            guidance_scale=guidance_scale, output_type="latent" if output_type == "latent" else "pt",
+            skip_idle_steps=skip_idle_steps, callback=callback_on_step_end, pipeline_kwargs=pipeline_kwargs,
+            refiner_start=refiner_start,
         )
-        result = self._family.edit(self, request)
-        if result.images is None:
-            # Nothing is free: the result is the input, and no model runs at all.
-            return DifferentialOutput(to_output(pixels, output_type), result.change, 0, 0.0)
-        if output_type == "latent":
-            return DifferentialOutput(result.images, result.change, result.steps_run, result.strength)
-        edited = result.images.float().cpu()
-        if tuple(edited.shape[-2:]) != (height, width):
-            edited = F.interpolate(edited, size=(height, width), mode="bicubic", align_corners=False).clamp(0, 1)
-        if preserve_unchanged:
-            edited = torch.where(change == 0, pixels, edited)
-        return DifferentialOutput(to_output(edited, output_type), result.change, result.steps_run, result.strength)
+        return _finish(self._family.edit(self, request), request, output_type, preserve_unchanged)
+
+    def _check_call(self, n_steps: Any, n_images: Any, output_type: Any, refiner_start: Any,
+                    pipeline_kwargs: dict[str, Any]) -> None:
+        reserved = (COMMON_RESERVED | self._family.reserved).intersection(pipeline_kwargs)
+        if reserved:
+            raise TypeError(f"{sorted(reserved)[0]}: set by the editor from the change map; do not pass it")
+        if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1:
+            raise ValueError(f"num_inference_steps: expected an integer >= 1, got {n_steps!r}")
+        if not isinstance(n_images, int) or isinstance(n_images, bool) or n_images < 1:
+            raise ValueError(f"num_images_per_prompt: expected an integer >= 1, got {n_images!r}")
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type: expected one of {OUTPUT_TYPES}, got {output_type!r}")
+        if self.refiner is not None and not 0.0 < refiner_start < 1.0:
+            raise ValueError(f"refiner_start: expected a float in (0, 1), got {refiner_start!r}")
 
     def predict_noise(self, image: Any, prompts: list[str], **probe: Any) -> torch.Tensor:
         """The model's noise prediction per prompt at one timestep (for DiffEdit maps); see
@@ -319,6 +287,23 @@ def _check_roles(family: Family, given: dict[str, Any]) -> None:
         if value is not None and role not in family.extra_classes:
             owners = [name for name, f in FAMILIES.items() if role in f.extra_classes]
             raise ValueError(f"{role}: only {' and '.join(owners)} has a {role} stage, not {family.name!r}")
+
+
+def _finish(result: DifferentialOutput, request: EditRequest, output_type: str,
+            preserve_unchanged: bool) -> DifferentialOutput:
+    """The family's result in the asked output type, at the input's size, kept pixels composited back."""
+    pixels, change = request.pixels, request.change
+    if result.images is None:
+        # Nothing is free: the result is the input, and no model runs at all.
+        return DifferentialOutput(to_output(pixels, output_type), result.change, 0, 0.0)
+    if output_type == "latent":
+        return result
+    edited = result.images.float().cpu()
+    if tuple(edited.shape[-2:]) != tuple(pixels.shape[-2:]):
+        edited = F.interpolate(edited, size=tuple(pixels.shape[-2:]), mode="bicubic", align_corners=False).clamp(0, 1)
+    if preserve_unchanged:
+        edited = torch.where(change == 0, pixels, edited)
+    return dataclasses.replace(result, images=to_output(edited, output_type))
 
 
 def _per_image(name: str, value: Any, n_images: int, repeat: int, required: bool) -> list[str] | None:

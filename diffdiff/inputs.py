@@ -14,7 +14,7 @@ from PIL import Image
 
 from automaps.imagefiles import MIN_SIDE, is_high_bit_depth, scale_high_bit_depth
 
-__all__ = ["image_batch", "map_batch", "to_output"]
+__all__ = ["image_batch", "map_batch", "stock_form", "to_output"]
 
 OUTPUT_TYPES = ("pil", "np", "pt", "latent")
 
@@ -210,3 +210,29 @@ def to_output(images: torch.Tensor, output_type: str) -> Any:
     if output_type == "np":
         return array
     return [Image.fromarray(np.round(a * 255).astype(np.uint8)) for a in array]
+
+
+def stock_form(image: Any, pixels: torch.Tensor, repeat: int = 1) -> Any:
+    """The images as a stock diffusers pipeline's image processor would receive them from the user.
+
+    Stock pipelines preprocess each input type their own way (PIL images resized with PIL and laid out
+    channels-last, numpy arrays transposed, tensors resized with torch); following that path for each type is
+    what makes PIL, numpy and tensor inputs all give stock's bytes.
+
+    Args:
+        image: what the user passed (as :func:`image_batch` accepts it).
+        pixels: ``image_batch(image)``: ``(B, 3, H, W)`` float32 in [0, 1].
+        repeat: copies of each image, consecutive (``num_images_per_prompt``).
+
+    Returns:
+        A list of RGB PIL images (8-bit PIL input of any mode, converted to RGB); a C-contiguous float32
+        ``(B * repeat, H, W, 3)`` array in [0, 1] (numpy input; uint8 read as /255); otherwise ``pixels``
+        repeated (tensors, and 16-bit or float PIL images, which stock pipelines cannot read).
+    """
+    items = image if isinstance(image, Sequence) and not isinstance(image, (str, bytes, np.ndarray)) else [image]
+    if all(isinstance(item, Image.Image) and not is_high_bit_depth(item) for item in items):
+        rgb = [item if item.mode == "RGB" else item.convert("RGB") for item in items]
+        return [item for item in rgb for _ in range(repeat)]
+    if isinstance(image, np.ndarray):
+        return np.ascontiguousarray(np.repeat(pixels.permute(0, 2, 3, 1).numpy(), repeat, axis=0))
+    return pixels.repeat_interleave(repeat, 0)

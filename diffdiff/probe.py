@@ -15,14 +15,6 @@ import torch
 __all__ = ["predict_noise"]
 
 
-def _denoiser(pipe) -> torch.nn.Module:
-    for name in ("unet", "transformer"):
-        module = getattr(pipe, name, None)
-        if isinstance(module, torch.nn.Module):
-            return module
-    raise TypeError(f"editor: {type(pipe).__name__} has no unet or transformer to probe")
-
-
 def predict_noise(
     editor,
     image: Any,
@@ -57,13 +49,13 @@ def predict_noise(
         raise ValueError(f"strength: expected a float in (0, 1], got {strength!r}")
     if n_draws < 1:
         raise ValueError(f"n_draws: expected >= 1, got {n_draws!r}")
-    denoiser = _denoiser(editor.pipe)
-    captured: list[torch.Tensor] = []
-    unpack = getattr(editor.pipe, "_unpack_latents", None)
-    if unpack is not None:  # Flux: the transformer answers in packed tokens; give the caller a spatial grid
-        from diffdiff.inputs import image_batch
+    from diffdiff.inputs import image_batch
 
-        size = editor.adapter.processing_size(editor.pipe, *image_batch(image).shape[-2:])
+    adapter, pipe = editor.adapter, editor.pipe
+    denoiser = adapter.denoiser(pipe)
+    captured: list[torch.Tensor] = []
+    # The denoiser may answer in the loop's layout (Flux: packed tokens); the caller gets the model grid.
+    size = adapter.processing_size(pipe, *image_batch(image).shape[-2:])
 
     def grab(module, args, output) -> None:
         if not captured:
@@ -89,11 +81,9 @@ def predict_noise(
                 batch = probe.images.shape[0]
                 # With classifier-free guidance the denoiser saw [unconditional, conditional].
                 output = output[-batch:]
-                if unpack is not None and output.dim() == 3:
-                    output = unpack(output, size[0], size[1], editor.pipe.vae_scale_factor)
-                draws.append(output.float().cpu())
+                draws.append(adapter.unpack(pipe, output, size).float().cpu())
             predictions.append(torch.cat(draws))
     finally:
         handle.remove()
-        editor.pipe._interrupt = False
+        pipe._interrupt = False
     return torch.stack(predictions)

@@ -17,7 +17,7 @@ from diffdiff.core import area_resample, free_steps, start_positions, strength_f
 from diffdiff.hook import DifferentialStep
 from diffdiff.noise import draw_like_pipeline
 
-__all__ = ["EditRequest", "EditResult", "StagePlan", "StageRun", "plan_stage", "resize_pixels", "run_stage"]
+__all__ = ["DifferentialOutput", "EditRequest", "StagePlan", "StageRun", "plan_stage", "resize_pixels", "run_stage"]
 
 
 @dataclass
@@ -27,6 +27,10 @@ class EditRequest:
     Attributes:
         pixels: ``(B, 3, H, W)`` float32 in [0, 1], one per output image (already repeated for
             ``num_images_per_prompt``).
+        source: the same images in the form the user passed them, as the stock pipeline's own image
+            processor takes them (a list of RGB PIL images, a float32 ``(B, H, W, 3)`` array in [0, 1],
+            or ``pixels`` itself): preprocessing them the stock way gives stock's bytes for every input
+            type (see :func:`diffdiff.inputs.stock_form`).
         change: ``(B, 1, H, W)`` float32 in [0, 1], 1 = change fully, at the image's resolution.
         prompts: one prompt per output image.
         negative_prompts: ``None`` or one per output image.
@@ -42,6 +46,7 @@ class EditRequest:
     """
 
     pixels: torch.Tensor
+    source: Any
     change: torch.Tensor
     prompts: list[str]
     negative_prompts: list[str] | None
@@ -56,14 +61,20 @@ class EditRequest:
 
 
 @dataclass
-class EditResult:
-    """What a family's ``edit`` returns.
+class DifferentialOutput:
+    """Result of one edit: what a family's ``edit`` returns and what the editor hands back.
 
     Attributes:
-        images: ``None`` when nothing is free and pixels were asked for (the input is the result);
-            otherwise as ``EditRequest.output_type`` says.
-        change: ``(B, 1, h, w)`` float32: the map on the (last differential stage's) model grid.
-        steps_run: denoising steps executed by that stage.
+        images: list of PIL images (``"pil"``), float32 ``(B, H, W, 3)`` (``"np"``), ``(B, 3, H, W)`` in
+            [0, 1] (``"pt"``), or the final latents in the pipeline's own layout (``"latent"``: ``(B, C,
+            h, w)``; Flux: packed ``(B, h/2 * w/2, C*4)``; IF: the last differential stage's pixels in
+            [-1, 1]). Output ``b * n + r`` is the ``r``-th sample of image ``b`` (``n =
+            num_images_per_prompt``). Inside the editor a family returns ``None`` here when nothing is
+            free and pixels were asked for (the input is the result; no model ran).
+        change: ``(B, 1, h, w)`` float32 map on the (last differential stage's) model grid, after area
+            averaging, 1 = change fully.
+        steps_run: denoising steps executed (by the last differential stage): ``k(max m)``, the free
+            steps of the map's maximum (``N`` with ``skip_idle_steps=False``).
         strength: the stock img2img strength those steps correspond to.
     """
 

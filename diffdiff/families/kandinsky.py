@@ -1,9 +1,14 @@
 """Kandinsky 2.2: the prior turns the prompt into image embeddings (unchanged), the decoder's stock
 ``KandinskyV22Img2ImgPipeline`` denoises MoVQ latents under ``callback_on_step_end``.
 
-The decoder always encodes its ``image`` itself, so it gets the resized pixels and the editor computes
-``x0`` the way it does: MoVQ's encoder output, deterministic, with no scaling factor. During the run
-the decoder's MoVQ encode returns that ``x0`` instead of computing it a second time.
+The decoder always encodes its ``image`` itself (it has no way to take latents), so it gets the image at
+the processing size and the editor computes ``x0`` exactly the way it does: MoVQ's encoder output,
+deterministic, with no scaling factor. The encoder therefore runs twice per edit (once here, once in the
+decoder); patching the decoder's MoVQ to skip that would change a module the caller's pipeline shares.
+
+The decoder's UNet upsamples by resnet blocks that cannot fix odd sizes, so the processing size is a
+multiple of the MoVQ factor times the UNet's downsampling (64 px for the released model, as diffusers'
+``downscale_height_and_width`` assumes).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any, ClassVar
 import torch
 
 from diffdiff.families.base import Family
-from diffdiff.stages import EditRequest, StageRun
+from diffdiff.stages import EditRequest, StageRun, resize_pixels
 
 _PRIOR_CLASSES = ("KandinskyV22PriorPipeline",)
 # Decoder keyword arguments that configure the prior instead (as in diffusers' combined pipelines).
@@ -29,6 +34,8 @@ class Kandinsky22(Family):
     pipeline_classes = ("KandinskyV22Pipeline", "KandinskyV22Img2ImgPipeline", "KandinskyV22CombinedPipeline",
                         "KandinskyV22Img2ImgCombinedPipeline")
     extra_classes: ClassVar[dict[str, tuple[str, ...]]] = {"prior": _PRIOR_CLASSES}
+    required_extras = ("prior",)
+    reserved = frozenset({"image_embeds", "negative_image_embeds"})
 
     def convert(self, pipe):
         # A combined pipeline carries the decoder (and the prior, see extras_from_pipe).
@@ -46,16 +53,43 @@ class Kandinsky22(Family):
     def scale_factor(self, pipe) -> int:
         return 2 ** (len(pipe.movq.config.block_out_channels) - 1)
 
+    def size_multiple(self, pipe) -> int:
+        # Each UNet level but the last halves the grid, and its resnet upsamplers cannot undo odd sizes.
+        return self.scale_factor(pipe) * 2 ** (len(pipe.unet.config.down_block_types) - 1)
+
     def latent_dtype(self, pipe) -> torch.dtype:
         return pipe.unet.dtype
+
+    def decoder_image(self, pipe, request: EditRequest, size: tuple[int, int]) -> Any:
+        """The decoder's ``image`` at ``size``, in the form the user passed (RGB PIL images resized by the
+        decoder's own image processor; tensors, and numpy, which the decoder does not take, as pixels)."""
+        if isinstance(request.source, list):
+            return [pipe.image_processor.resize(image, size[0], size[1]) for image in request.source]
+        return resize_pixels(request.pixels, size)
+
+    def to_model_pixels(self, pipe, request: EditRequest, size: tuple[int, int]) -> torch.Tensor:
+        # Exactly the decoder's own preprocessing: one processor call per list item, then a concatenation.
+        image = self.decoder_image(pipe, request, size)
+        items = image if isinstance(image, list) else [image]
+        return torch.cat([pipe.image_processor.preprocess(item, None, None) for item in items])
 
     def encode(self, pipe, pixels: torch.Tensor, generator: Any) -> torch.Tensor:
         # What the decoder does with its image: MoVQ's encoder output (no sampling, no scaling).
         pixels = pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe))
         return pipe.movq.encode(pixels)["latents"]
 
-    def pipeline_image(self, pipe, pixels: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-        return pixels
+    def pipeline_image(self, pipe, request: EditRequest, size: tuple[int, int], x0: torch.Tensor) -> Any:
+        return self.decoder_image(pipe, request, size)
+
+    def stock(self, editor, image: Any, prompt: Any, strength: float, num_inference_steps: int, generator: Any,
+              output_type: str = "latent", **kwargs: Any) -> Any:
+        # What KandinskyV22Img2ImgCombinedPipeline does: the prior draws from the generator first. The
+        # decoder reads height/width swapped, so None keeps each image's own size, as the editor passes.
+        embeds = editor.prior(prompt=prompt, generator=generator, output_type="pt")
+        return editor.pipe(image_embeds=embeds.image_embeds, negative_image_embeds=embeds.negative_image_embeds,
+                           image=image, height=None, width=None, strength=strength,
+                           num_inference_steps=num_inference_steps, generator=generator, output_type=output_type,
+                           **kwargs).images
 
     def condition(self, editor, request: EditRequest) -> dict[str, Any]:
         """Image embeddings from the prior, drawing from the generator before the decoder does (as
@@ -83,15 +117,3 @@ class Kandinsky22(Family):
         del kwargs["prompt"], kwargs["negative_prompt"]
         # None: the decoder keeps the image's own size (it reads height/width swapped otherwise).
         return {**run.conditioning, "height": None, "width": None, **kwargs}
-
-    def run(self, pipe, run: StageRun) -> Any:
-        from diffusers.models.autoencoders.vq_model import VQEncoderOutput
-
-        # The decoder would encode the same pixels again; MoVQ's encode is deterministic, so hand it the
-        # editor's x0 (bit-identical) for this call only, instead of paying for the encoder twice.
-        x0 = run.hook.x0
-        pipe.movq.encode = lambda *args, **kwargs: VQEncoderOutput(latents=x0)
-        try:
-            return super().run(pipe, run)
-        finally:
-            del pipe.movq.encode

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from diffdiff.families.base import Family, vae_latents
+from diffdiff.families.base import Family, image_size, vae_latents
 from diffdiff.stages import StageRun
 
 
@@ -39,6 +39,13 @@ class StableDiffusion3(Family):
         pixels = pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe))
         config = pipe.vae.config
         return (vae_latents(pipe, pixels, generator) - config.shift_factor) * config.scaling_factor
+
+    def stock(self, editor, image: Any, prompt: Any, strength: float, num_inference_steps: int, generator: Any,
+              output_type: str = "latent", **kwargs: Any) -> Any:
+        # Without height/width the pipeline assumes its default sample size, whatever the image's.
+        height, width = self.processing_size(editor.pipe, *image_size(image))
+        return super().stock(editor, image, prompt, strength, num_inference_steps, generator, output_type,
+                             height=height, width=width, **kwargs)
 
     def call_kwargs(self, run: StageRun) -> dict[str, Any]:
         # Without height/width the pipeline assumes its default sample size (and checks against it).
