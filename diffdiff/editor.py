@@ -191,29 +191,18 @@ class DifferentialEditor:
     # -- editing -------------------------------------------------------------------------------------
     @torch.no_grad()
     def __call__(
-        self,
-        image: Any,
-        prompt: str | list[str],
-        change_map: Any,
-        num_inference_steps: int = 30,
-        guidance_scale: float | None = None,
-        negative_prompt: str | list[str] | None = None,
-        generator: torch.Generator | list[torch.Generator] | None = None,
-        num_images_per_prompt: int = 1,
-        output_type: str = "pil",
-        preserve_unchanged: bool = True,
-        invert_map: bool = False,
-        *,
-        refiner_start: float = 0.8,
-        skip_idle_steps: bool = True,
-        callback_on_step_end: Any = None,
+        self, image: Any, prompt: str | list[str], change_map: Any, num_inference_steps: int = 30,
+        guidance_scale: float | None = None, negative_prompt: str | list[str] | None = None,
+        generator: torch.Generator | list[torch.Generator] | None = None, num_images_per_prompt: int = 1,
+        output_type: str = "pil", preserve_unchanged: bool = True, invert_map: bool = False, *,
+        refiner_start: float = 0.8, skip_idle_steps: bool = True, callback_on_step_end: Any = None,
         **pipeline_kwargs: Any,
     ) -> DifferentialOutput:
         """Edit ``image`` so that each pixel changes as much as ``change_map`` says.
 
         Args:
-            image: PIL image, numpy ``(H, W, 3)`` uint8, torch ``(3, H, W)`` / ``(B, 3, H, W)`` in [0, 1],
-                or a list of PIL images of one size.
+            image: PIL image (or a list of one size), numpy ``(H, W, 3)`` uint8 or float in [0, 1], torch
+                ``(3, H, W)`` / ``(B, 3, H, W)`` in [0, 1]; preprocessed the way the stock pipeline does each type.
             prompt: the target prompt (one, or one per image).
             change_map: ``(H, W)`` map in [0, 1], 1 = change fully, 0 = keep (PIL "L", numpy, torch
                 ``(H, W)`` / ``(1, H, W)`` / ``(B, 1, H, W)``, ``automaps.ChangeMap``, or one per image).
@@ -228,16 +217,14 @@ class DifferentialEditor:
             preserve_unchanged: where the map is exactly 0, output pixels are the input pixels.
             invert_map: read the map in the paper's convention (white = keep).
             refiner_start: with a refiner, the fraction of the schedule after which it takes over.
-            skip_idle_steps: skip the first steps, where no pixel is free (the result is the same up to
-                float rounding for single-step schedulers). ``False`` runs all ``N`` steps, as the paper's
-                reference code does; kept for comparisons and benchmarks.
+            skip_idle_steps: skip the first steps, where no pixel is free (same result up to float rounding);
+                ``False`` runs all ``N`` steps like the paper's reference code (for comparisons).
             callback_on_step_end: a user callback, called after the differential blend.
-            **pipeline_kwargs: passed to the stock pipeline (``eta``, ``clip_skip``, ...; IF: to stages I
-                and II). Kandinsky: ``prior_num_inference_steps`` and ``prior_guidance_scale`` go to the
-                prior.
+            **pipeline_kwargs: passed to the stock pipeline (``eta``, ``clip_skip``, ...; IF: stages I and II;
+                Kandinsky: ``prior_num_inference_steps`` and ``prior_guidance_scale`` go to the prior).
 
         Returns:
-            :class:`DifferentialOutput`. Output images have the input's size.
+            :class:`DifferentialOutput`; output images have the input's size.
 
         Raises:
             TypeError / ValueError: bad arguments; the message names the parameter.

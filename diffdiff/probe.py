@@ -52,7 +52,6 @@ def predict_noise(
     from diffdiff.inputs import image_batch
 
     adapter, pipe = editor.adapter, editor.pipe
-    denoiser = adapter.denoiser(pipe)
     captured: list[torch.Tensor] = []
     # The denoiser may answer in the loop's layout (Flux: packed tokens); the caller gets the model grid.
     size = adapter.processing_size(pipe, *image_batch(image).shape[-2:])
@@ -61,29 +60,32 @@ def predict_noise(
         if not captured:
             captured.append((output[0] if isinstance(output, tuple) else output.sample).detach())
 
-    def stop(pipe, step_index, timestep, callback_kwargs):
-        pipe._interrupt = True  # diffusers' own interruption flag: the remaining steps are skipped
-        return callback_kwargs
-
-    handle = denoiser.register_forward_hook(grab)
+    handle = adapter.denoiser(pipe).register_forward_hook(grab)
     predictions = []
     try:
         for prompt in prompts:
             draws = []
             for draw in range(n_draws):
                 captured.clear()
-                with torch.no_grad():
-                    probe = editor(image, prompt, float(strength),
-                                   num_inference_steps=num_inference_steps, guidance_scale=guidance_scale,
-                                   generator=torch.Generator().manual_seed(seed + draw), output_type="latent",
-                                   callback_on_step_end=stop)
-                output = captured[0]
-                batch = probe.images.shape[0]
+                batch = _first_step(editor, image, prompt, strength, num_inference_steps, guidance_scale, seed + draw)
                 # With classifier-free guidance the denoiser saw [unconditional, conditional].
-                output = output[-batch:]
-                draws.append(adapter.unpack(pipe, output, size).float().cpu())
+                draws.append(adapter.unpack(pipe, captured[0][-batch:], size).float().cpu())
             predictions.append(torch.cat(draws))
     finally:
         handle.remove()
         pipe._interrupt = False
     return torch.stack(predictions)
+
+
+def _stop(pipe, step_index, timestep, callback_kwargs):
+    pipe._interrupt = True  # diffusers' own interruption flag: the remaining steps are skipped
+    return callback_kwargs
+
+
+@torch.no_grad()
+def _first_step(editor, image: Any, prompt: str, strength: float, n_steps: int, guidance_scale: float | None,
+                seed: int) -> int:
+    """Run img2img at ``strength`` from seed ``seed`` until the first step; returns the batch size."""
+    probe = editor(image, prompt, float(strength), num_inference_steps=n_steps, guidance_scale=guidance_scale,
+                   generator=torch.Generator().manual_seed(seed), output_type="latent", callback_on_step_end=_stop)
+    return probe.images.shape[0]
