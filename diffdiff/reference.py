@@ -49,10 +49,4 @@ def stock_img2img(
 def step_networks(editor) -> list[torch.nn.Module]:
     """Every network that runs once per denoising step in the editor's loaded pipelines (the Kandinsky
     prior's transformer too): what tests count and benchmarks time."""
-    found = []
-    for pipe in editor.pipelines:
-        for name in ("unet", "transformer", "prior"):
-            module = getattr(pipe, name, None)
-            if isinstance(module, torch.nn.Module):
-                found.append(module)
-    return found
+    return [editor.adapter.denoiser(pipe) for pipe in editor.pipelines]

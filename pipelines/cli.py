@@ -140,17 +140,30 @@ def cmd_map(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}: {change.provenance}", file=sys.stderr)
 
 
-def cmd_models(args: argparse.Namespace) -> None:
+def model_rows() -> list[tuple[str, str, str, str]]:
+    """``(kind, name, model id, license)`` of every default model: each registered diffusion family's
+    checkpoints and extra stages (``diffdiff.models``), the ``--model`` aliases, then the map generators'."""
     from automaps.generators import list_generators
+    from diffdiff.families import FAMILIES
+    from diffdiff.models import DEFAULT_MODELS
     from pipelines.models import MODEL_ALIASES
 
-    rows = [("diffusion", alias, model_id) for alias, model_id in MODEL_ALIASES.items()]
-    rows += [("map", spec.name, spec.default_model) for spec in list_generators() if spec.default_model]
-    rows += [("map", "grounded:segmenter", "facebook/sam-vit-base")]
-    print(f"{'kind':10} {'name':20} {'model':48} {'cached':7} download")
-    for kind, name, model_id in rows:
+    rows = []
+    for family in FAMILIES:
+        for role, spec in DEFAULT_MODELS.get(family, {}).items():
+            licence = spec.license + (" (gated)" if spec.gated else "")
+            rows.append(("diffusion", family if role == "main" else f"{family}:{role}", spec.model_id, licence))
+    rows += [("alias", alias, model_id, "") for alias, model_id in MODEL_ALIASES.items()]
+    rows += [("map", spec.name, spec.default_model, spec.license) for spec in list_generators() if spec.default_model]
+    rows += [("map", "grounded:segmenter", "facebook/sam-vit-base", "Apache-2.0")]
+    return rows
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    print(f"{'kind':10} {'name':24} {'model':50} {'cached':7} {'license':40} download")
+    for kind, name, model_id, licence in model_rows():
         cached = "yes" if _is_cached(model_id) else "no"
-        print(f"{kind:10} {name:20} {model_id:48} {cached:7} hf download {model_id}")
+        print(f"{kind:10} {name:24} {model_id:50} {cached:7} {licence:40} hf download {model_id}")
 
 
 def _is_cached(model_id: str) -> bool:

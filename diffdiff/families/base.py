@@ -171,8 +171,13 @@ class Family:
         return tensor
 
     def denoiser(self, pipe) -> torch.nn.Module:
-        """The module called once per model evaluation (``unet`` or ``transformer``)."""
-        return pipe.unet if getattr(pipe, "unet", None) is not None else pipe.transformer
+        """The module called once per model evaluation of ``pipe`` (the driven pipeline or an extra stage):
+        its ``unet``, ``transformer`` or (a Kandinsky prior's) ``prior``."""
+        for name in ("unet", "transformer", "prior"):
+            module = getattr(pipe, name, None)
+            if isinstance(module, torch.nn.Module):
+                return module
+        raise TypeError(f"pipe: {type(pipe).__name__} has no unet, transformer or prior")
 
     # -- running -------------------------------------------------------------------------------------
     def condition(self, editor, request: EditRequest) -> dict[str, Any]:
