@@ -277,6 +277,20 @@ def save_tiny_sam(folder: str | Path, *, full_size: bool = False, seed: int = 0)
     return _save(folder, model, SamProcessor(image_processor=image_processor))
 
 
+_DEPTH_FULL = (
+    {"hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6, "out_indices": [3, 6, 9, 12]},
+    {"reassemble_hidden_size": 384, "neck_hidden_sizes": [48, 96, 192, 384], "fusion_hidden_size": 64,
+     "head_hidden_size": 32},
+    518,
+)
+_DEPTH_TINY = (
+    {"hidden_size": 16, "num_hidden_layers": 4, "num_attention_heads": 2, "intermediate_size": 32,
+     "out_indices": [1, 2, 3, 4]},
+    {"reassemble_hidden_size": 16, "neck_hidden_sizes": [8, 8, 16, 16], "fusion_hidden_size": 8, "head_hidden_size": 8},
+    56,
+)
+
+
 def save_tiny_depth_anything(folder: str | Path, *, full_size: bool = False, seed: int = 0) -> Path:
     """Save a random Depth Anything (``DepthAnythingForDepthEstimation`` + DPT image processor) to ``folder``.
 
@@ -291,45 +305,13 @@ def save_tiny_depth_anything(folder: str | Path, *, full_size: bool = False, see
     """
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, DPTImageProcessor
 
-    if full_size:
-        config = DepthAnythingConfig(
-            backbone_config={
-                "model_type": "dinov2",
-                "hidden_size": 384,
-                "num_hidden_layers": 12,
-                "num_attention_heads": 6,
-                "patch_size": 14,
-                "image_size": 518,
-                "out_indices": [3, 6, 9, 12],
-                "reshape_hidden_states": False,
-                "apply_layernorm": True,
-            },
-            reassemble_hidden_size=384,
-            neck_hidden_sizes=[48, 96, 192, 384],
-            fusion_hidden_size=64,
-            head_hidden_size=32,
-        )
-        size = 518
-    else:
-        config = DepthAnythingConfig(
-            backbone_config={
-                "model_type": "dinov2",
-                "hidden_size": 16,
-                "num_hidden_layers": 4,
-                "num_attention_heads": 2,
-                "intermediate_size": 32,
-                "patch_size": 14,
-                "image_size": 56,
-                "out_indices": [1, 2, 3, 4],
-                "reshape_hidden_states": False,
-                "apply_layernorm": True,
-            },
-            reassemble_hidden_size=16,
-            neck_hidden_sizes=[8, 8, 16, 16],
-            fusion_hidden_size=8,
-            head_hidden_size=8,
-        )
-        size = 56
+    # Full size: Depth-Anything-V2-Small-hf's DINOv2-S/14 (518 px); tiny: 56 px.
+    backbone, heads, size = _DEPTH_FULL if full_size else _DEPTH_TINY
+    config = DepthAnythingConfig(
+        backbone_config={"model_type": "dinov2", "patch_size": 14, "image_size": size, "reshape_hidden_states": False,
+                         "apply_layernorm": True, **backbone},
+        **heads,
+    )
     _seed(seed)
     model = DepthAnythingForDepthEstimation(config)
     # As in the hub's processor config: keep aspect ratio, both sides multiples of the patch size.

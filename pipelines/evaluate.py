@@ -150,6 +150,44 @@ class EvalReport:
         return {"settings": self.settings, "summary": self.summary(), "rows": [asdict(r) for r in self.rows]}
 
 
+def _check_evaluation(images: Any, families: Sequence[str], size: Any, limit: int | None) -> list[Path]:
+    """The image paths to evaluate, after checking the families and the size."""
+    unknown = [f for f in families if f not in MAP_FAMILIES]
+    if unknown or not families:
+        raise ValueError(f"families: expected some of {MAP_FAMILIES}, got {list(families)}")
+    if not isinstance(size, int) or size < 8:
+        raise ValueError(f"size: expected an integer >= 8, got {size!r}")
+    paths = list_images(images, limit) if isinstance(images, (str, os.PathLike)) else [Path(p) for p in images][:limit]
+    if not paths:
+        raise ValueError(f"images: no image files ({', '.join(IMAGE_SUFFIXES)}) in {images}")
+    return paths
+
+
+def _evaluate_image(run: Callable[[Image.Image, Any], Image.Image], path: Path, index: int,
+                    families: Sequence[str], size: int, seed: int, distance: Any,
+                    bias_correction: bool) -> list[EvalRow]:
+    """One image's rows: each map family, edited differentially and by img2img at the map's mean strength."""
+    source = _square(path, size)
+    ones = np.ones((size, size), np.float32)
+    reference = metrics.edit_strength_map(source, run(source, ones), distance) if bias_correction else None
+
+    def strength_map(edited: Image.Image) -> np.ndarray:
+        em = metrics.edit_strength_map(source, edited, distance)
+        return em if reference is None else metrics.bias_corrected(em, reference)
+
+    rows = []
+    for family in families:
+        change = family_map(family, size, index, seed)
+        mean = change.mean()
+        uniform = np.full((size, size), mean, np.float32)
+        for method, target in (("differential", change), ("img2img", uniform)):
+            em = strength_map(run(source, target))
+            reliability = metrics.reliability_score(em) if family == "gradient" else None
+            rows.append(EvalRow(path.name, family, method, mean, metrics.cam(change, em), metrics.dam(change, em),
+                                reliability))
+    return rows
+
+
 def evaluate(
     model: Any,
     images: str | os.PathLike | Sequence[str | os.PathLike],
@@ -196,14 +234,7 @@ def evaluate(
 
     from pipelines.models import load_editor
 
-    unknown = [f for f in families if f not in MAP_FAMILIES]
-    if unknown or not families:
-        raise ValueError(f"families: expected some of {MAP_FAMILIES}, got {list(families)}")
-    if not isinstance(size, int) or size < 8:
-        raise ValueError(f"size: expected an integer >= 8, got {size!r}")
-    paths = list_images(images, limit) if isinstance(images, (str, os.PathLike)) else [Path(p) for p in images][:limit]
-    if not paths:
-        raise ValueError(f"images: no image files ({', '.join(IMAGE_SUFFIXES)}) in {images}")
+    paths = _check_evaluation(images, families, size, limit)
     editor, model_name = load_editor(model, device=device, scheduler=scheduler)
     editor.pipe.set_progress_bar_config(disable=True)
 
@@ -213,23 +244,7 @@ def evaluate(
 
     rows: list[EvalRow] = []
     for index, path in enumerate(paths):
-        source = _square(path, size)
-        ones = np.ones((size, size), np.float32)
-        reference = metrics.edit_strength_map(source, run(source, ones), distance) if bias_correction else None
-
-        def strength_map(edited: Image.Image, source=source, reference=reference) -> np.ndarray:
-            em = metrics.edit_strength_map(source, edited, distance)
-            return em if reference is None else metrics.bias_corrected(em, reference)
-
-        for family in families:
-            change = family_map(family, size, index, seed)
-            mean = change.mean()
-            uniform = np.full((size, size), mean, np.float32)
-            for method, target in (("differential", change), ("img2img", uniform)):
-                em = strength_map(run(source, target))
-                reliability = metrics.reliability_score(em) if family == "gradient" else None
-                rows.append(EvalRow(path.name, family, method, mean, metrics.cam(change, em),
-                                    metrics.dam(change, em), reliability))
+        rows += _evaluate_image(run, path, index, families, size, seed, distance, bias_correction)
         if log is not None:
             log(f"[{index + 1}/{len(paths)}] {path.name}")
     settings = {"model": model_name, "images": len(paths), "size": size, "steps": steps, "seed": seed,

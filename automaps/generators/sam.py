@@ -86,18 +86,10 @@ def sam_union(
 
     if not points and not boxes:
         raise ValueError("sam: give points=[(x, y), ...] and/or boxes=[(x0, y0, x1, y1), ...]")
-    param = next(model.parameters())
     n_prompts = len(boxes) if boxes else 1
-    kwargs: dict[str, Any] = {}
-    if points:
-        pts = [[float(x), float(y)] for x, y in points]
-        lab = [int(v) for v in labels] if labels is not None else [1] * len(pts)
-        kwargs["input_points"] = [[pts] * n_prompts]
-        kwargs["input_labels"] = [[lab] * n_prompts]
-    if boxes:
-        kwargs["input_boxes"] = [[[float(v) for v in b] for b in boxes]]
-    inputs = processor(images=image, return_tensors="pt", **kwargs)
+    inputs = processor(images=image, return_tensors="pt", **_prompt_inputs(points, labels, boxes, n_prompts))
     multimask = not boxes and len(points or ()) == 1
+    param = next(model.parameters())
     union = None
     with torch.inference_mode():
         embeddings = model.get_image_embeddings(inputs["pixel_values"].to(param.device, param.dtype))
@@ -120,6 +112,20 @@ def sam_union(
             union = top if union is None else torch.maximum(union, top)
     # sigmoid is monotonic: the max of the logits is the logit of the max probability.
     return torch.sigmoid(union).numpy().astype(np.float32)
+
+
+def _prompt_inputs(points: Sequence[Sequence[float]] | None, labels: Sequence[int] | None,
+                   boxes: Sequence[Sequence[float]] | None, n_prompts: int) -> dict[str, Any]:
+    """The SamProcessor keywords for the prompts: with boxes, the points (if any) go with every box."""
+    kwargs: dict[str, Any] = {}
+    if points:
+        pts = [[float(x), float(y)] for x, y in points]
+        lab = [int(v) for v in labels] if labels is not None else [1] * len(pts)
+        kwargs["input_points"] = [[pts] * n_prompts]
+        kwargs["input_labels"] = [[lab] * n_prompts]
+    if boxes:
+        kwargs["input_boxes"] = [[[float(v) for v in b] for b in boxes]]
+    return kwargs
 
 
 def _pairs(value: Any, name: str, width: int) -> list[tuple[float, ...]]:
