@@ -71,6 +71,8 @@ class Family:
         reserved: pipeline arguments the editor sets for this family, beyond :data:`COMMON_RESERVED`.
         discrete_schedulers: the model predicts noise on a discrete DDPM schedule, so every non-flow
             scheduler name of ``diffdiff.schedulers`` applies (the tests run their scheduler matrix on it).
+        passes_size: the pipeline ignores its image's size and assumes its default sample size unless
+            given ``height``/``width`` (SD3, Flux): the editor and the stock reference pass them.
     """
 
     name: ClassVar[str] = ""
@@ -81,6 +83,7 @@ class Family:
     required_extras: ClassVar[tuple[str, ...]] = ()
     reserved: ClassVar[frozenset[str]] = frozenset()
     discrete_schedulers: ClassVar[bool] = False
+    passes_size: ClassVar[bool] = False
 
     # -- loading ---------------------------------------------------------------------------------
     def pipeline_type(self, class_name: str | None = None):
@@ -199,6 +202,8 @@ class Family:
         }
         if run.guidance_scale is not None:
             kwargs["guidance_scale"] = run.guidance_scale
+        if self.passes_size:
+            kwargs["height"], kwargs["width"] = run.size
         kwargs.update(run.extra)
         return kwargs
 
@@ -211,6 +216,9 @@ class Family:
         """Stock img2img of this family, called the way a diffusers user calls it (the reference of
         invariant 2): ``editor.pipe`` at ``strength`` on ``image`` (PIL, numpy or a tensor in [0, 1]).
         Returns the pipeline's ``images`` (``"latent"``: its loop tensor's layout)."""
+        if self.passes_size:
+            height, width = self.processing_size(editor.pipe, *image_size(image))
+            kwargs = {"height": height, "width": width, **kwargs}
         return editor.pipe(prompt, image=image, strength=strength, num_inference_steps=num_inference_steps,
                            generator=generator, output_type=output_type, **kwargs).images
 

@@ -13,8 +13,7 @@ from typing import Any
 
 import torch
 
-from diffdiff.families.base import Family, image_size
-from diffdiff.stages import StageRun
+from diffdiff.families.base import Family
 
 
 class Flux(Family):
@@ -24,6 +23,7 @@ class Flux(Family):
     img2img_class = "FluxImg2ImgPipeline"
     pipeline_classes = ("FluxPipeline", "FluxImg2ImgPipeline")
     rounding = "ceil"
+    passes_size = True
 
     def size_multiple(self, pipe) -> int:
         # Packing needs an even latent grid.
@@ -48,19 +48,8 @@ class Flux(Family):
             tensor, channels = tensor.expand(batch, latent_channels, height, width), latent_channels
         return pipe._pack_latents(tensor.contiguous(), batch, channels, height, width)
 
-    def stock(self, editor, image: Any, prompt: Any, strength: float, num_inference_steps: int, generator: Any,
-              output_type: str = "latent", **kwargs: Any) -> Any:
-        # Without height/width the pipeline assumes its default sample size, whatever the image's.
-        height, width = self.processing_size(editor.pipe, *image_size(image))
-        return super().stock(editor, image, prompt, strength, num_inference_steps, generator, output_type,
-                             height=height, width=width, **kwargs)
-
     def unpack(self, pipe, tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """Packed tokens ``(B, h/2 * w/2, C*4)`` of a ``size`` image back to ``(B, C, h, w)``."""
         if tensor.dim() != 3:
             return tensor
         return pipe._unpack_latents(tensor, size[0], size[1], pipe.vae_scale_factor)
-
-    def call_kwargs(self, run: StageRun) -> dict[str, Any]:
-        # Without height/width the pipeline uses its default size, whatever the input's.
-        return {**super().call_kwargs(run), "height": run.size[0], "width": run.size[1]}

@@ -11,8 +11,7 @@ from typing import Any
 
 import torch
 
-from diffdiff.families.base import Family, image_size, vae_latents
-from diffdiff.stages import StageRun
+from diffdiff.families.base import Family, vae_latents
 
 
 class StableDiffusion3(Family):
@@ -22,6 +21,7 @@ class StableDiffusion3(Family):
     img2img_class = "StableDiffusion3Img2ImgPipeline"
     pipeline_classes = ("StableDiffusion3Pipeline", "StableDiffusion3Img2ImgPipeline")
     rounding = "ceil"
+    passes_size = True
 
     def size_multiple(self, pipe) -> int:
         # The transformer cuts the latents into patch_size^2 patches.
@@ -39,14 +39,3 @@ class StableDiffusion3(Family):
         pixels = pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe))
         config = pipe.vae.config
         return (vae_latents(pipe, pixels, generator) - config.shift_factor) * config.scaling_factor
-
-    def stock(self, editor, image: Any, prompt: Any, strength: float, num_inference_steps: int, generator: Any,
-              output_type: str = "latent", **kwargs: Any) -> Any:
-        # Without height/width the pipeline assumes its default sample size, whatever the image's.
-        height, width = self.processing_size(editor.pipe, *image_size(image))
-        return super().stock(editor, image, prompt, strength, num_inference_steps, generator, output_type,
-                             height=height, width=width, **kwargs)
-
-    def call_kwargs(self, run: StageRun) -> dict[str, Any]:
-        # Without height/width the pipeline assumes its default sample size (and checks against it).
-        return {**super().call_kwargs(run), "height": run.size[0], "width": run.size[1]}
