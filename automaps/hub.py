@@ -1,7 +1,8 @@
 """Hugging Face hub helpers shared by every loader: offline mode, the "model not available" error, device and dtype.
 
 Only the standard library is imported here; torch is imported inside :func:`resolve_device` and
-:func:`resolve_dtype`, huggingface_hub never (its version is read from the installed metadata).
+:func:`resolve_dtype`, huggingface_hub only inside :func:`is_cached` (its version is read from the installed
+metadata).
 
 >>> looks_like_path("./models/sd"), looks_like_path("CIDAS/clipseg-rd64-refined")
 (True, False)
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = [
     "OFFLINE_VARIABLES",
     "download_command",
+    "hub_reachable",
+    "is_cached",
+    "local_only",
     "looks_like_path",
     "not_available",
     "offline",
@@ -54,6 +59,78 @@ def offline() -> bool:
     is true so a variable set later (a test, a notebook cell) is honoured too.
     """
     return _offline_variable() is not None
+
+
+_REACHABLE: dict[str, bool] = {}
+"""host -> whether a TCP connection to it succeeded; each host is tried once per process."""
+
+HUB_TIMEOUT_S = 1.5
+"""How long :func:`hub_reachable` waits for the hub's TCP handshake."""
+
+
+def hub_host() -> tuple[str, int]:
+    """``(host, port)`` of the hub: ``HF_ENDPOINT``'s (a mirror) or ``huggingface.co:443``."""
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co")
+    return endpoint.hostname or "huggingface.co", endpoint.port or (80 if endpoint.scheme == "http" else 443)
+
+
+def hub_reachable() -> bool:
+    """Whether the hub answers a TCP connect within :data:`HUB_TIMEOUT_S`; tried once per process and host.
+
+    Without it, a machine with no network spends ~20 s in huggingface_hub's retries before the same
+    "not available" error; with it, one short connect decides and the loaders stay on the local cache.
+    """
+    host, port = hub_host()
+    key = f"{host}:{port}"
+    if key not in _REACHABLE:
+        try:
+            socket.create_connection((host, port), timeout=HUB_TIMEOUT_S).close()
+            _REACHABLE[key] = True
+        except OSError:  # no route, no DNS, refused, timed out
+            _REACHABLE[key] = False
+            _hub_offline_for_this_process()
+    return _REACHABLE[key]
+
+
+def _hub_offline_for_this_process() -> None:
+    """Tell huggingface_hub the hub is off: its own calls (retries, its agent-registry fetch) skip the network."""
+    import sys
+
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is None:
+        from huggingface_hub import constants
+    constants.HF_HUB_OFFLINE = True
+
+
+def _known_unreachable() -> str | None:
+    """The hub's ``host`` when :func:`hub_reachable` has found it unreachable in this process, else ``None``."""
+    host, port = hub_host()
+    return host if _REACHABLE.get(f"{host}:{port}") is False else None
+
+
+def is_cached(model_id: str, filenames: tuple[str, ...] = ("model_index.json", "config.json"),
+              revision: str | None = None) -> bool:
+    """Whether one of ``filenames`` of hub id ``model_id`` is in the local Hugging Face cache (no network)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return any(isinstance(try_to_load_from_cache(model_id, name, revision=revision), str)
+                   for name in filenames)
+    except ValueError:  # not a valid repo id: it cannot be cached either
+        return False
+
+
+def local_only(model_id: str, filenames: tuple[str, ...] = ("model_index.json", "config.json"),
+               revision: str | None = None) -> bool:
+    """Whether a loader must pass ``local_files_only=True`` for hub id ``model_id``.
+
+    True when :func:`offline`, or when the id is not in the local cache and :func:`hub_reachable` is false
+    (checked only then, once per process): the load then fails at once and :func:`not_available` says the
+    hub could not be reached.
+    """
+    return offline() or (not is_cached(model_id, filenames, revision) and not hub_reachable())
 
 
 def looks_like_path(name: str) -> bool:
@@ -101,6 +178,9 @@ def not_available(
     variable = _offline_variable()
     if variable is not None:
         reason = f"{variable} is set and it is not in the local cache"
+    elif (host := _known_unreachable()) is not None:
+        reason = (f"it is not in the local cache and {host} cannot be reached "
+                  "(set HF_HUB_OFFLINE=1 to use the local cache only)")
     else:
         cause = f" ({type(error).__name__})" if error is not None else ""
         reason = f"it is not in the local cache and could not be fetched{cause}"

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from automaps.hub import not_available, offline
+from automaps.hub import local_only, not_available
 
 __all__ = ["load_pipeline", "read_model_index"]
 
@@ -41,8 +41,10 @@ def read_model_index(id_or_folder: str | os.PathLike, revision: str | None = Non
 
     model_id = str(id_or_folder)
     try:
-        # local_files_only too: huggingface_hub froze HF_HUB_OFFLINE at its import, a later setting counts here.
-        local = hf_hub_download(model_id, "model_index.json", revision=revision, local_files_only=offline())
+        # local_files_only when offline (huggingface_hub froze HF_HUB_OFFLINE at its import, a later setting
+        # counts here) or when the id is not cached and the hub is unreachable (no ~20 s of retries).
+        stay_local = local_only(model_id, ("model_index.json",), revision)
+        local = hf_hub_download(model_id, "model_index.json", revision=revision, local_files_only=stay_local)
     except Exception as error:  # huggingface_hub raises several unrelated types here
         raise not_available(model_id, error, revision) from error
     return json.loads(Path(local).read_text())
@@ -60,7 +62,8 @@ def load_pipeline(pipeline_class, id_or_folder: str | os.PathLike, **kwargs: Any
         ModelNotAvailableError: weights missing from the cache while offline (or unreachable).
     """
     kwargs.setdefault("use_safetensors", None)
-    if offline():
+    if not Path(id_or_folder).is_dir() and local_only(str(id_or_folder), ("model_index.json",),
+                                                      kwargs.get("revision")):
         kwargs.setdefault("local_files_only", True)
     try:
         return pipeline_class.from_pretrained(str(id_or_folder), **kwargs)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from automaps.errors import ModelNotAvailableError
-from automaps.hub import not_available, offline, resolve_dtype
+from automaps.hub import local_only, not_available, resolve_dtype
 
 # ModelNotAvailableError (automaps.errors) and resolve_dtype (automaps.hub) are re-exported: the generators'
 # modules and their users import them from here.
@@ -65,8 +65,9 @@ def load(
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 
     common: dict[str, Any] = {"revision": rev, "trust_remote_code": False}
-    if offline():
-        # Honoured here too because huggingface_hub froze HF_HUB_OFFLINE at import time.
+    if not is_folder and local_only(name, ("config.json",), rev):
+        # Offline (honoured here too: huggingface_hub froze HF_HUB_OFFLINE at import time), or not cached and
+        # the hub unreachable: fail at once instead of after huggingface_hub's retries.
         common["local_files_only"] = True
     # Prefer safetensors: required for hub ids (every default model ships them, and no pickle is ever
     # downloaded); a local folder without them falls back to transformers' weights_only torch.load of .bin files.

@@ -1,0 +1,63 @@
+"""Quiet and fast where a user expects it: a hub that cannot be reached is found out with one connect, not
+~20 s of retries; ``automaps`` prints one line per real problem (no loading bars, no library notices)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from automaps import hub
+
+
+@pytest.fixture
+def unreachable_hub(monkeypatch):
+    """No offline variable set, and every TCP connect refused and counted."""
+    attempts: list[object] = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(args)
+        raise OSError("network access in a test")
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(hub, "_REACHABLE", {})
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # restored after the test: the check turns it on
+    return attempts
+
+
+def test_an_unreachable_hub_is_tried_once_and_named(unreachable_hub):
+    from automaps.errors import ModelNotAvailableError
+    from automaps.generators import generate
+    from diffdiff import DifferentialEditor
+
+    with pytest.raises(ModelNotAvailableError) as caught:
+        DifferentialEditor.from_pretrained("automaps-test/missing-sd", device="cpu")
+    message = str(caught.value)
+    assert "huggingface.co cannot be reached" in message and "HF_HUB_OFFLINE=1" in message
+    assert "hf download automaps-test/missing-sd" in message and "\n" not in message
+    import numpy as np
+
+    image = np.zeros((32, 32, 3), np.uint8)
+    with pytest.raises(ModelNotAvailableError, match=r"cannot be reached.*HF_HUB_OFFLINE=1"):
+        generate(image, "sky", source="clipseg", model="automaps-test/missing-clipseg")
+    assert [address for (address, *_) in unreachable_hub] == [("huggingface.co", 443)], "one connect per process"
+
+
+def test_a_mirror_is_the_host_tried(unreachable_hub, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://mirror.example:8080")
+    assert hub.hub_host() == ("mirror.example", 8080)
+    assert hub.local_only("automaps-test/missing") and hub.local_only("automaps-test/other")
+    assert [address for (address, *_) in unreachable_hub] == [("mirror.example", 8080)]
+
+
+def test_offline_variables_skip_the_connect(unreachable_hub, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert hub.local_only("automaps-test/missing")
+    assert unreachable_hub == []
