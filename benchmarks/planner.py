@@ -35,8 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from automaps.planner import plan
 
-DEFAULT_DATA = (Path(__file__).resolve().parents[1].parent
-                / "shared/data/instructions/ggip2p_instruct_target.json")
+DEFAULT_DATA = Path(__file__).resolve().parent / "data/ggip2p_instruct_target.json"  # ships with the project
 PRONOUNS = frozenset(re.findall(r"\w+", "her him them his he she they their hers theirs himself herself "
                                           "themselves me my i you your us our we"))
 LOCATIVES = frozenset(re.findall(r"\w+", "on in at to of under below above over beside behind near next by "

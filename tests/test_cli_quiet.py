@@ -61,3 +61,17 @@ def test_offline_variables_skip_the_connect(unreachable_hub, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert hub.local_only("automaps-test/missing")
     assert unreachable_hub == []
+
+
+def test_plan_imports_no_model_library():
+    import subprocess
+    import sys
+
+    code = ("import sys, contextlib, io\n"
+            "from pipelines import cli\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    assert cli.main(['plan', 'make the sky stormy']) == 0\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'diffusers', 'transformers', "
+            "'huggingface_hub'}))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", "automaps plan needs no model: it must not import the model libraries"
