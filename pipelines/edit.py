@@ -19,7 +19,7 @@ from PIL import Image
 from automaps import ChangeMap, ops
 from automaps.plan_types import PHRASE_GENERATORS, EditPlan
 from pipelines.checks import check_arguments, check_model, warn_if_truncated
-from pipelines.crop import CropBox, crop_box, native_resolution
+from pipelines.crop import CropBox, choose_crop, crop_work_size, native_resolution
 from pipelines.images import DEFAULT_MAX_MEGAPIXELS, MIN_SIDE, budget_size, load_image, paste_through_map
 from pipelines.maps import map_from_plan
 from pipelines.models import load_editor
@@ -151,8 +151,7 @@ def _run_editor(editor, image: Image.Image, change: ChangeMap, box: CropBox | No
     else:
         region = image.crop(box.as_tuple())
         values = change.values[box.top : box.bottom, box.left : box.right]
-        scale = native_resolution(editor) / max(region.size)
-        size = (max(MIN_SIDE, round(region.width * scale)), max(MIN_SIDE, round(region.height * scale)))
+        size = crop_work_size(box, native_resolution(editor), MIN_SIDE)
     region_map = change if box is None else ChangeMap(values, provenance=f"{change.provenance} | crop")
     prompt = call.pop("prompt")
     if size == region.size:
@@ -189,6 +188,7 @@ def edit(
     scheduler: Any = None,
     device: str | None = None,
     torch_dtype: Any = None,
+    stages: Mapping[str, Any] | None = None,
     release_map_models: bool = True,
     progress: bool = True,
 ) -> EditResult:
@@ -219,6 +219,8 @@ def edit(
             downscaled for them, and the edit is brought back to full resolution through the map, so kept
             pixels stay exact (:func:`pipelines.images.paste_through_map`). ``None``: no limit.
         scheduler, device, torch_dtype: for a model loaded here.
+        stages: the family's extra stages for a model loaded here, ``{"refiner" | "prior" | "stage2" |
+            "stage3": id_or_folder}`` (see ``DifferentialEditor.from_pretrained``).
         release_map_models: free the map models before diffusion (peak memory = the larger stage).
         progress: show progress bars.
 
@@ -235,7 +237,8 @@ def edit(
     from automaps.planner import plan as rule_planner
 
     _check_edit_arguments(instruction, change_map, invert_map, crop, steps, seed, max_megapixels, map_models,
-                          device, torch_dtype)
+                          device, torch_dtype, guidance_scale=guidance_scale, strength=strength,
+                          negative_prompt=negative_prompt, release_map_models=release_map_models, progress=progress)
     timings: dict[str, float] = {}
     started = clock = time.perf_counter()
     # Cheap inputs first (image, plan, a given map), then the model (a file read), then the map models.
@@ -257,10 +260,14 @@ def edit(
         return _result(None, source, alpha, change, plan, seed, model_name, timings, settings, model, map_models)
 
     clock = time.perf_counter()
-    editor, model_name = _load_quiet_editor(model, device, torch_dtype, scheduler, progress)
+    editor, model_name = _load_quiet_editor(model, device, torch_dtype, scheduler, progress, stages)
     timings["load"] = time.perf_counter() - clock
     warn_if_truncated(editor, plan.prompt, "prompt")
     warn_if_truncated(editor, negative_prompt, "negative_prompt")
+    if _frees_no_step(editor, change, steps):  # warned: the input is returned, as for an all-zero map
+        timings.update(diffusion=0.0, total=time.perf_counter() - started)
+        plan = plan.replace(notes=[*plan.notes, "the change map's maximum frees no step: the input is returned"])
+        return _result(None, source, alpha, change, plan, seed, model_name, timings, settings, editor, map_models)
 
     clock = time.perf_counter()
     edited, box = _diffuse(editor, source, change, crop, max_megapixels, seed, prompt=plan.prompt,
@@ -273,11 +280,30 @@ def edit(
 
 
 def _check_edit_arguments(instruction: Any, change_map: Any, invert_map: bool, crop: str, steps: Any, seed: Any,
-                          max_megapixels: Any, map_models: Any, device: Any, torch_dtype: Any) -> None:
+                          max_megapixels: Any, map_models: Any, device: Any, torch_dtype: Any, *,
+                          guidance_scale: Any, strength: Any, negative_prompt: Any, **switches: Any) -> None:
     """Refuse bad :func:`edit` arguments before any work, naming the parameter."""
-    check_arguments(instruction, crop, steps, seed, max_megapixels, map_models, device, torch_dtype)
+    check_arguments(instruction, crop, steps, seed, max_megapixels, map_models, device, torch_dtype,
+                    guidance_scale=guidance_scale, strength=strength, negative_prompt=negative_prompt)
+    for name, value in {"invert_map": invert_map, **switches}.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
     if invert_map and change_map is None:
         raise ValueError("invert_map: only applies to a change_map you pass")
+
+
+def _frees_no_step(editor, change: ChangeMap, steps: int) -> bool:
+    """Warn in one line when the map's maximum frees 0 (or only 1) of ``steps``; True when it frees none."""
+    from diffdiff.core import steps_for_strength, typed_strength
+    from diffdiff.editor import idle_map_message
+
+    rounding = getattr(getattr(editor, "adapter", None), "rounding", "floor")
+    if (message := idle_map_message(change.max(), steps, rounding)) is None:
+        return False
+    if steps_for_strength(typed_strength(change.max()), steps, rounding) > 0:
+        return False  # the editor warns for "only 1 step" itself
+    warnings.warn(message, stacklevel=3)
+    return True
 
 
 def _resolve_map(source: Image.Image, alpha: Image.Image | None, plan: EditPlan, model: Any, change_map: Any,
@@ -332,9 +358,11 @@ def _settings(steps: int, guidance_scale: float | None, negative_prompt: str | N
             "family": None, "map_models": dict(map_models or {})}
 
 
-def _load_quiet_editor(model: Any, device: str | None, torch_dtype: Any, scheduler: Any, progress: bool):
+def _load_quiet_editor(model: Any, device: str | None, torch_dtype: Any, scheduler: Any, progress: bool,
+                       stages: Mapping[str, Any] | None = None):
     """``(editor, name)`` from :func:`pipelines.models.load_editor`, with every stage's progress bar on or off."""
-    editor, model_name = load_editor(model, device=device, torch_dtype=torch_dtype, scheduler=scheduler)
+    editor, model_name = load_editor(model, device=device, torch_dtype=torch_dtype, scheduler=scheduler,
+                                     progress=progress, **dict(stages or {}))
     for stage in getattr(editor, "pipelines", [editor.pipe]):
         stage.set_progress_bar_config(disable=not progress)
     return editor, model_name
@@ -349,9 +377,14 @@ def _diffuse(editor, source: Image.Image, change: ChangeMap, crop: str, max_mega
     """
     import torch
 
-    box = crop_box(change.values) if crop == "auto" else None
-    edited = _run_editor(editor, source, change, box, max_megapixels, generator=torch.Generator().manual_seed(seed),
-                         **call)
+    box = None
+    if crop == "auto":
+        box = choose_crop(change.values, budget_size(source.size, max_megapixels), native_resolution(editor))
+    from pipelines.console import no_truncation_echo
+
+    with no_truncation_echo():  # warn_if_truncated said it in one line; diffusers would echo the prompt's tail
+        edited = _run_editor(editor, source, change, box, max_megapixels,
+                             generator=torch.Generator().manual_seed(seed), **call)
     return edited, box
 
 
