@@ -22,7 +22,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-__all__ = ["ALPHA_MODES", "MIN_SIDE", "is_high_bit_depth", "open_image_file", "save_image", "scale_high_bit_depth"]
+__all__ = [
+    "ALPHA_MODES", "MIN_SIDE", "MultiFrameWarning", "is_high_bit_depth", "open_image_file", "save_image",
+    "scale_high_bit_depth",
+]
 
 MIN_SIDE = 16
 """Smallest accepted image side in pixels. Below it an image is smaller than one 16-px patch of the map models
@@ -36,6 +39,10 @@ ALPHA_MODES = ("RGBA", "RGBa", "LA", "PA")
 """PIL modes that carry an alpha channel and convert to RGBA (premultiplied ``La`` has no PIL conversion)."""
 
 
+class MultiFrameWarning(UserWarning):
+    """An animated or multi-page image file of which only the first frame is read."""
+
+
 def open_image_file(path: str | os.PathLike[str], name: str) -> Image.Image:
     """Open an image file fully decoded and upright (EXIF orientation), PIL's decompression-bomb guard on.
 
@@ -46,25 +53,31 @@ def open_image_file(path: str | os.PathLike[str], name: str) -> Image.Image:
     Returns:
         The decoded PIL image, in the file's own mode.
 
+    Warns:
+        MultiFrameWarning: the file has several frames (animated GIF/APNG/WebP, multi-page TIFF): only the
+            first is returned, and the warning says how many there are.
+
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a folder or another non-regular file, a file PIL cannot read, a corrupt or truncated
-            file, or one the decompression-bomb guard refuses.
+        ValueError: a folder, a FIFO, a device, a socket or a symbolic-link loop (one line naming ``name``),
+            a file PIL cannot read, a corrupt or truncated file, or one the decompression-bomb guard refuses.
     """
+    from automaps.io import special_kind, stat_path
+
     path = Path(path)
-    if not path.exists():
+    status = stat_path(path, name)  # a symbolic-link loop: a ValueError naming it, not a RuntimeError
+    if status is None:
         raise FileNotFoundError(f"{name}: no such file: {path}")
-    if path.is_dir():
-        raise ValueError(f"{name}: {path} is a folder, not an image file")
-    if not path.is_file():  # a FIFO or a device would block or never end
-        raise ValueError(f"{name}: {path} is not a regular file")
+    if (kind := special_kind(status)) is not None:  # a FIFO would block forever, a device never end
+        raise ValueError(f"{name}: {path} is {kind}, not an image file")
     try:
         with warnings.catch_warnings():
             # Between 1x and 2x PIL's limit the guard only warns; a CLI would go on and exhaust memory.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as opened:
+                frames = getattr(opened, "n_frames", 1)  # before load(): counting seeks through the file
                 opened.load()
-                return ImageOps.exif_transpose(opened)
+                image = ImageOps.exif_transpose(opened)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ValueError(
             f"{name}: {path} is refused by PIL's decompression-bomb guard ({error}); raise "
@@ -75,6 +88,9 @@ def open_image_file(path: str | os.PathLike[str], name: str) -> Image.Image:
     except _DECODE_ERRORS as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise ValueError(f"{name}: {path} is corrupt or truncated ({reason})") from error
+    if frames > 1:  # animated GIF / APNG / WebP, multi-page TIFF: say so rather than drop frames silently
+        warnings.warn(f"{name}: {path} has {frames} frames; only the first is used", MultiFrameWarning, stacklevel=2)
+    return image
 
 
 def is_high_bit_depth(image: Image.Image) -> bool:

@@ -1,6 +1,9 @@
 """``python -m diffdiff IMAGE PROMPT --map MAP -o OUT``: one differential edit from the command line.
 
-Exit codes: 0 ok, 2 bad input, 3 missing model. Errors are one line unless ``--debug``.
+Exit codes: 0 ok, 2 bad input, 3 missing model, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM). Errors are
+one line unless ``--debug``. The output is refused, before the model loads, if it is the image or the map (by
+resolved path or inode: hard and symbolic links count), even with ``--overwrite``; inputs must be regular files.
+The output is written atomically with the usual umask-based permissions.
 """
 
 from __future__ import annotations
@@ -30,24 +33,39 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--scheduler", default=None, help="euler, ddim, dpm++2m, heun, pndm, ... (default: model's)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     parser.add_argument("--invert-map", action="store_true", help="the map uses the paper's white = keep")
-    parser.add_argument("--overwrite", action="store_true", help="allow the output to replace the input")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="accepted for compatibility: an existing output is replaced anyway, an input never")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse unreadable inputs and an output that cannot or must not be written, before any model is loaded.
 
-def _check_output(path: Path) -> None:
-    """Refuse an output that cannot be written before any model is loaded."""
+    The same rules as ``pipelines.outputs.check_paths`` (which this package cannot import), from the same
+    :mod:`automaps.io` helpers.
+    """
     from PIL import Image
 
+    from automaps.io import check_distinct, check_writable, special_kind, stat_path
+
+    for path, name in ((args.image, "image"), (args.change_map, "map")):
+        status = stat_path(path, name)  # a symbolic-link loop is a one-line ValueError
+        if status is None:
+            raise FileNotFoundError(f"{name}: no such file: {path}")
+        if (kind := special_kind(status)) is not None:  # a FIFO would block forever
+            raise ValueError(f"{name}: {path} is {kind}, not a regular file")
+    path = args.output
+    status = stat_path(path, "output")
+    if status is not None and (kind := special_kind(status)) == "a folder":
+        raise IsADirectoryError(f"output: {path} is a folder")
+    if status is not None and kind is not None:  # replacing /dev/null or a FIFO by a file helps no one
+        raise ValueError(f"output: {path} is {kind}; outputs are written as regular files")
+    if path.suffix.lower() not in Image.registered_extensions():
+        raise ValueError(f"output: unknown image extension {path.suffix!r} in {path} (use .png, .jpg, .webp, ...)")
     if not path.parent.is_dir():
         raise FileNotFoundError(f"output: folder does not exist: {path.parent}")
-    if path.is_dir():
-        raise IsADirectoryError(f"output: {path} is a folder")
-    if path.suffix.lower() not in Image.registered_extensions():
-        raise ValueError(f"output: unknown image extension {path.suffix!r} (use .png, .jpg, .webp, ...)")
-    from automaps.io import check_writable
-
+    check_distinct({"image": args.image, "map": args.change_map}, {"output": path})
     check_writable(path, name="output")  # a real probe: permission bits alone do not tell (root, read-only mounts)
 
 
@@ -58,9 +76,7 @@ def run(args: argparse.Namespace) -> None:
     from automaps.imagefiles import open_image_file, save_image
     from diffdiff import DifferentialEditor
 
-    _check_output(args.output)
-    if args.output.resolve() in (args.image.resolve(), args.change_map.resolve()) and not args.overwrite:
-        raise ValueError("output: refusing to overwrite an input file (pass --overwrite)")
+    _check_paths(args)
     image = open_image_file(args.image, "image").convert("RGB")
     change_map = open_image_file(args.change_map, "map")
     editor = DifferentialEditor.from_pretrained(args.model, device=args.device, scheduler=args.scheduler)
@@ -73,10 +89,16 @@ def run(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     from automaps.errors import ModelNotAvailableError
+    from automaps.io import Terminated, sigterm_interrupts
 
     args = _parser().parse_args(argv)
     try:
-        run(args)
+        with sigterm_interrupts():  # SIGTERM unwinds like Ctrl-C: the temporary file is removed
+            run(args)
+    except KeyboardInterrupt as error:
+        terminated = isinstance(error, Terminated)
+        print(f"error: {'terminated' if terminated else 'interrupted'} (no partial output is written)", file=sys.stderr)
+        return 143 if terminated else 130  # 128 + SIGTERM / SIGINT, as shells report them
     except ModelNotAvailableError as error:
         if args.debug:
             raise

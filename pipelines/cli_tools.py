@@ -1,7 +1,8 @@
 """The paper's tools on the command line: ``automaps fan``, ``automaps inpaint`` and ``automaps evaluate``.
 
 Registered from :func:`pipelines.cli.build_parser` with :func:`add_tool_commands`; same conventions as the
-other commands (atomic writes, exit codes 0 / 2 / 3, one-line errors).
+other commands (atomic writes, exit codes 0 / 2 / 3, one-line errors, every path checked up front by
+:func:`pipelines.outputs.check_paths`).
 """
 
 from __future__ import annotations
@@ -11,14 +12,10 @@ import json
 import sys
 from pathlib import Path
 
-from pipelines.cli import UsageError, _check_output, _format_of, _save_image
+from pipelines.cli import UsageError, _save_image
+from pipelines.outputs import check_paths, save_map
 
 __all__ = ["add_tool_commands", "cmd_evaluate", "cmd_fan", "cmd_inpaint"]
-
-
-def _check_image(path: Path, option: str = "image") -> None:
-    if not path.is_file():
-        raise UsageError(f"{option}: no such file: {path}")
 
 
 def _editor(args: argparse.Namespace):
@@ -33,21 +30,17 @@ def cmd_fan(args: argparse.Namespace) -> None:
     """``automaps fan IMAGE PROMPT -o SHEET``: the Strength Fan's contact sheet (and ``--save-fan``: the fan edit)."""
     from pipelines.fan import strength_fan
 
-    _check_image(args.image)
     if args.n < 2:
         raise UsageError(f"--n: expected an integer >= 2, got {args.n}")
     if args.steps < 1:
         raise UsageError(f"--steps: expected an integer >= 1, got {args.steps}")
-    for output, option in ((args.output, "output"), (args.save_fan, "--save-fan")):
-        if output is not None:
-            _check_output(output, [args.image], args.overwrite, option)
-            _format_of(output)
+    check_paths({"image": args.image}, {"output": args.output, "--save-fan": args.save_fan})
     result = strength_fan(_editor(args), args.image, args.prompt, n=args.n, steps=args.steps, seed=args.seed,
                           guidance_scale=args.guidance, grid=not args.no_grid, batch_size=args.batch_size,
                           tile=args.tile, title=args.title)
     _save_image(result.sheet, args.output)
     if args.save_fan is not None:
-        _save_image(result.image, args.save_fan)
+        _save_image(result.image, args.save_fan, "--save-fan")
     if not args.quiet:
         print(f"wrote {args.output}: strength fan of {args.n} ({', '.join(f'{s:.2f}' for s in result.strengths)}), "
               f"seed {args.seed}", file=sys.stderr)
@@ -57,28 +50,21 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
     """``automaps inpaint IMAGE MASK PROMPT -o OUT``: soft inpainting (``--compare``: with the three baselines)."""
     from pipelines.inpaint import FALLOFFS, soft_inpaint
 
-    _check_image(args.image)
-    _check_image(args.mask, "mask")
     if args.falloff not in FALLOFFS:
         raise UsageError(f"--falloff: expected one of {FALLOFFS}, got {args.falloff!r}")
     if args.band is not None and args.band < 0:
         raise UsageError(f"--band: expected pixels >= 0, got {args.band}")
-    inputs = [args.image, args.mask]
-    for output, option in ((args.output, "output"), (args.compare, "--compare"), (args.save_map, "--save-map")):
-        if output is not None:
-            _check_output(output, inputs, args.overwrite, option)
-            if option != "--save-map":
-                _format_of(output)
-            elif output.suffix.lower() not in (".png", ".npy"):
-                raise UsageError(f"--save-map: expected a .png or .npy file name, got {output}")
+    check_paths({"image": args.image, "mask": args.mask},
+                {"output": args.output, "--compare": args.compare, "--save-map": args.save_map},
+                kinds={"--save-map": "map"})
     result = soft_inpaint(_editor(args), args.image, args.mask, args.prompt, band=args.band, falloff=args.falloff,
                           steps=args.steps, seed=args.seed, guidance_scale=args.guidance,
                           baselines=args.compare is not None, title=args.title)
     _save_image(result.image, args.output)
     if args.compare is not None:
-        _save_image(result.sheet, args.compare)
+        _save_image(result.sheet, args.compare, "--compare")
     if args.save_map is not None:
-        result.change_map.save(args.save_map)
+        save_map(result.change_map, args.save_map, "--save-map")
     if not args.quiet:
         print(f"wrote {args.output}: {result.change_map.provenance}, seed {args.seed}", file=sys.stderr)
 
@@ -86,11 +72,10 @@ def cmd_inpaint(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """``automaps evaluate FOLDER``: print CAM / DAM per map family, Differential Diffusion vs img2img."""
     from automaps.io import atomic_write
-    from pipelines.evaluate import MAP_FAMILIES, evaluate
+    from pipelines.evaluate import IMAGE_SUFFIXES, MAP_FAMILIES, evaluate
     from pipelines.metrics import DISTANCES
 
-    if not args.images.is_dir():
-        raise UsageError(f"images: no such folder: {args.images}")
+    check_paths({"images": args.images}, {}, folders=["images"])
     families = [f.strip() for f in args.families.split(",") if f.strip()]
     unknown = [f for f in families if f not in MAP_FAMILIES]
     if unknown or not families:
@@ -98,8 +83,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                          f"got {args.families!r}")
     if args.distance not in DISTANCES:
         raise UsageError(f"--distance: expected one of {DISTANCES}, got {args.distance!r}")
-    if args.json is not None:
-        _check_output(args.json, [], True, "--json")
+    # Every image of the folder is an input: --json photos/a.png must not write JSON over a photo.
+    photos = [p for p in args.images.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    check_paths({"images": photos}, {"--json": args.json}, kinds={"--json": "data"})
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr))
     report = evaluate(args.model, args.images, args.prompt, families, steps=args.steps, seed=args.seed,
                       size=args.size, limit=args.limit, distance=args.distance,
@@ -133,7 +119,8 @@ def add_tool_commands(commands: argparse._SubParsersAction) -> None:
     fan.add_argument("--save-fan", type=Path, help="also write the fan edit alone here")
     fan.add_argument("--tile", type=int, default=192, help="long side of each sheet tile in pixels")
     fan.add_argument("--title", help="a line above the sheet")
-    fan.add_argument("--overwrite", action="store_true", help="allow writing over an input file")
+    fan.add_argument("--overwrite", action="store_true",
+                     help="accepted for compatibility: existing outputs are replaced anyway, inputs never")
     _model_options(fan)
     fan.set_defaults(run=cmd_fan)
 
@@ -148,7 +135,8 @@ def add_tool_commands(commands: argparse._SubParsersAction) -> None:
                          help="also run the hard fill + alpha/Poisson/Laplacian baselines; write the sheet here")
     inpaint.add_argument("--save-map", type=Path, help="also write the soft change map (.png or .npy)")
     inpaint.add_argument("--title", help="a line above the comparison sheet")
-    inpaint.add_argument("--overwrite", action="store_true", help="allow writing over an input file")
+    inpaint.add_argument("--overwrite", action="store_true",
+                         help="accepted for compatibility: existing outputs are replaced anyway, inputs never")
     _model_options(inpaint)
     inpaint.set_defaults(run=cmd_inpaint)
 
