@@ -77,16 +77,14 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
 def cmd_edit(args: argparse.Namespace) -> None:
     from pipelines.edit import edit
+    from pipelines.outputs import check_paths, save_map
 
-    inputs = [args.image] + ([args.map] if args.map else [])
-    for output, option in ((args.output, "output"), (args.save_map, "--save-map"), (args.preview, "--preview")):
-        if output is not None:
-            _check_output(output, inputs, args.overwrite, option)
-            _format_of(output)
     if args.map is not None and args.region is not None:
         raise UsageError("--map and --region: give one of them")
-    if args.map is not None and not args.map.is_file():
-        raise UsageError(f"--map: no such file: {args.map}")
+    # Before any model loads: inputs are regular files, outputs writable, lossless for the map, all distinct.
+    check_paths({"image": args.image, "--map": args.map},
+                {"output": args.output, "--save-map": args.save_map, "--preview": args.preview},
+                kinds={"--save-map": "map"})
     result = edit(
         args.image, args.instruction, model=args.model, change_map=args.map, region=args.region,
         strength=args.strength, prompt=args.prompt, seed=args.seed, steps=args.steps, guidance_scale=args.guidance,
@@ -96,7 +94,7 @@ def cmd_edit(args: argparse.Namespace) -> None:
     )
     _save_image(result.image, args.output)
     if args.save_map is not None:
-        result.change_map.save(args.save_map)
+        save_map(result.change_map, args.save_map, "--save-map")
     if args.preview is not None:
         _save_image(result.change_map.overlay(result.source), args.preview, "--preview")
     if not args.quiet:
@@ -107,13 +105,10 @@ def cmd_edit(args: argparse.Namespace) -> None:
 def cmd_map(args: argparse.Namespace) -> None:
     from automaps.generators import generate
     from pipelines.images import load_image
+    from pipelines.outputs import check_paths, save_map
 
     operations = _map_operations(args)  # before any file is read: a value out of range is a usage error
-    _check_output(args.output, [args.image], args.overwrite)
-    if args.preview is not None:
-        _check_output(args.preview, [args.image], args.overwrite, "--preview")
-    if not args.image.is_file():
-        raise UsageError(f"image: no such file: {args.image}")
+    check_paths({"image": args.image}, {"output": args.output, "--preview": args.preview}, kinds={"output": "map"})
     image = load_image(args.image)[0]  # upright by EXIF, any mode, corrupt files named
     models = _key_values(args.map_model, "--map-model")
     params: dict[str, Any] = {}
@@ -134,7 +129,7 @@ def cmd_map(args: argparse.Namespace) -> None:
             change = spec.fn(change, **values)
         except ValueError as error:  # a constraint between parameters, such as levels' LO <= HI
             raise UsageError(f"{flag}: {error}") from error
-    change.save(args.output)
+    save_map(change, args.output, "output")
     if args.preview is not None:
         _save_image(change.overlay(image), args.preview, "--preview")
     print(f"wrote {args.output}: {change.provenance}", file=sys.stderr)
@@ -306,15 +301,24 @@ def main(argv: list[str] | None = None) -> int:
     import warnings
 
     from automaps.errors import ModelNotAvailableError  # the one class, for map and diffusion models alike
+    from automaps.io import Terminated, sigterm_interrupts
 
     previous_format = warnings.formatwarning
     try:
         # Our warnings (prompt truncated, map stretched, alpha dropped) as one line each, without source lines.
         warnings.formatwarning = lambda message, category, *rest, **kw: f"warning: {message}\n"
-        args.run(args)
-    except KeyboardInterrupt:
-        print("error: interrupted (every file is written whole or not at all)", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        with sigterm_interrupts():  # SIGTERM unwinds like Ctrl-C, so no hidden temporary file is left
+            args.run(args)
+            sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+    except BrokenPipeError:
+        from pipelines.outputs import silence_stdout
+
+        silence_stdout()  # `automaps models | head -1`: the reader left; quiet, as `cat` is
+        return 128 + 13  # 141 = 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
+    except KeyboardInterrupt as error:
+        how = "terminated" if isinstance(error, Terminated) else "interrupted"
+        print(f"error: {how} (every file is written whole or not at all)", file=sys.stderr)
+        return 128 + 15 if isinstance(error, Terminated) else EXIT_INTERRUPTED  # 143 = 128 + SIGTERM
     except ModelNotAvailableError as error:
         if args.debug:
             raise
