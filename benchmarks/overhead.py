@@ -6,19 +6,22 @@ P2 = time for a map whose maximum is 0.5 / time for the same map run over all N 
      reference implementation does (``skip_idle_steps=False``). Goal <= 0.55: cost follows the map.
 
 Both are printed end to end (VAE encode + denoising + decode) and for the denoising loop alone (first
-model call to last step), because the VAE's fixed cost dominates short schedules at 512 px on a CPU.
+model call to last step), because the VAE's fixed cost dominates short schedules at 512 px on a CPU, and as
+the ratio of denoiser calls (which does not depend on timing at all). Times are CPU seconds of this process
+(``time.process_time``), repeats are interleaved, and each ratio is the median of per-round ratios with its
+range in brackets (``benchmarks/_timing.py``).
 
 Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/overhead.py               # tiny models + full-size SD-1.5 UNet
-    OMP_NUM_THREADS=1 python benchmarks/overhead.py --tiny-only   # seconds
+    OMP_NUM_THREADS=1 python benchmarks/overhead.py --tiny-only   # every registered family, tiny models
+    OMP_NUM_THREADS=1 python benchmarks/overhead.py --quick       # the same with fewer repeats, < 2 minutes
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -31,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
+from _timing import CallCount, interleave, ratio
 
 from diffdiff import DifferentialEditor
 from diffdiff.reference import step_networks, stock_img2img
@@ -48,7 +52,7 @@ class Case:
 
 
 class LoopTimer:
-    """Wall time from the first model call to the end of the last one (the denoising loop alone; the
+    """CPU time from the first model call to the end of the last one (the denoising loop alone; the
     last scheduler step, microseconds, is left out). Hooks on the networks themselves, not on step
     callbacks, so it times every family alike (IF has no ``callback_on_step_end``; Kandinsky's prior and
     IF's stage II are networks of the run too)."""
@@ -62,10 +66,10 @@ class LoopTimer:
 
     def _pre(self, module, args) -> None:
         if self.first is None:
-            self.first = time.perf_counter()
+            self.first = time.process_time()
 
     def _post(self, module, args, output) -> None:
-        self.last = time.perf_counter()
+        self.last = time.process_time()
 
     def reset(self) -> None:
         self.first, self.last = None, 0.0
@@ -75,17 +79,17 @@ class LoopTimer:
         return self.last - (self.first or self.last)
 
 
-def tiny_editor(name: str, **extras: str) -> Callable[[], DifferentialEditor]:
-    """An editor over a tiny pipeline; ``extras`` name tiny pipelines for ``prior=``, ``stage2=``, ..."""
+def tiny_editor(name: str) -> Callable[[], DifferentialEditor]:
+    """An editor over the registered tiny editor ``name`` (``diffdiff.tiny.TINY_EDITORS``)."""
 
     def build() -> DifferentialEditor:
-        from diffdiff.tiny import build_tiny_pipeline
+        from diffdiff.tiny import TINY_EDITORS, build_tiny_pipeline
 
-        stages = {role: build_tiny_pipeline(part) for role, part in extras.items()}
-        return DifferentialEditor.from_pipe(build_tiny_pipeline(name), **stages)
+        case = TINY_EDITORS[name]
+        stages = {role: build_tiny_pipeline(part) for role, part in case.extras.items()}
+        return DifferentialEditor.from_pipe(build_tiny_pipeline(case.main), **stages)
 
     return build
-
 
 
 def full_size_sd15() -> DifferentialEditor:
@@ -97,17 +101,15 @@ def full_size_sd15() -> DifferentialEditor:
     return DifferentialEditor.from_pipe(full_size_sd15_pipeline(), scheduler="euler")
 
 
-CASES: list[Case] = [
-    Case("sd (tiny)", tiny_editor("sd"), 64, 10, 5),
-    Case("sdxl (tiny)", tiny_editor("sdxl"), 64, 10, 5),
-    Case("kandinsky 2.2 (tiny)", tiny_editor("kandinsky", prior="kandinsky-prior"), 64, 10, 5),
-    Case("if stage I (tiny)", tiny_editor("if-1"), 64, 10, 5),
-    Case("if stages I+II (tiny)", tiny_editor("if-1", stage2="if-2"), 64, 10, 5),
-    Case("sd3 (tiny)", tiny_editor("sd3"), 64, 10, 5),
-    Case("flux (tiny)", tiny_editor("flux"), 64, 10, 5),
-]
+def tiny_cases(repeats: int) -> list[Case]:
+    """One row per tiny editor every family registers."""
+    from diffdiff.tiny import TINY_EDITORS
+
+    return [Case(f"{name} (tiny)", tiny_editor(name), 64, 10, repeats) for name in TINY_EDITORS]
+
+
 FULL_CASES: list[Case] = [
-    Case("sd-1.5 shape, 512 px, euler", full_size_sd15, 512, 4, 1),
+    Case("sd-1.5 shape, 512 px, euler", full_size_sd15, 512, 4, 3),
 ]
 
 
@@ -118,70 +120,66 @@ def half_map(size: int) -> torch.Tensor:
     return change
 
 
-def measure(case: Case) -> dict[str, float]:
+def measure(case: Case) -> dict:
     editor = case.build()
     for stage in editor.pipelines:
         stage.set_progress_bar_config(disable=True)
-    timer = LoopTimer(step_networks(editor))
+    networks = step_networks(editor)
+    timer, counter = LoopTimer(networks), CallCount([editor.adapter.denoiser(p) for p in editor.pipelines])
     image = torch.rand(1, 3, case.size, case.size, generator=torch.Generator().manual_seed(0))
     change, prompt = half_map(case.size), "a photo of a mountain lake"
+    loops: dict[str, list[float]] = {"stock": [], "editor": [], "reference": []}
 
-    def run(kind: str) -> tuple[float, float]:
-        timer.reset()
-        generator = torch.Generator().manual_seed(1)
-        start = time.perf_counter()
-        if kind == "stock":
-            stock_img2img(editor, image, prompt, 0.5, case.n_steps, generator, output_type="pt")
-        else:
-            editor(image, prompt, change, num_inference_steps=case.n_steps, generator=generator, output_type="pt",
-                   skip_idle_steps=(kind == "editor"))
-        return time.perf_counter() - start, timer.seconds
+    def run(kind: str) -> Callable[[], None]:
+        def once() -> None:
+            timer.reset()
+            generator = torch.Generator().manual_seed(1)
+            if kind == "stock":
+                stock_img2img(editor, image, prompt, 0.5, case.n_steps, generator, output_type="pt")
+            else:
+                editor(image, prompt, change, num_inference_steps=case.n_steps, generator=generator,
+                       output_type="pt", skip_idle_steps=(kind == "editor"))
+            loops[kind].append(timer.seconds)
 
-    kinds = ("stock", "editor", "reference")
-    if case.repeats > 1:
-        for kind in kinds:  # warm-up
-            run(kind)
-    else:
-        # One cheap call at the same sizes builds the kernels' first-call caches, which would otherwise be
-        # charged to whichever kind runs first.
-        editor(image, prompt, 1.0, num_inference_steps=1, generator=torch.Generator().manual_seed(1),
-               output_type="pt")
-    times: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
-    for _ in range(case.repeats):
-        for kind in kinds:  # interleaved, so drifts in machine speed hit all three alike
-            times[kind].append(run(kind))
-    total = {kind: statistics.median(t for t, _ in times[kind]) for kind in kinds}
-    loop = {kind: statistics.median(t for _, t in times[kind]) for kind in kinds}
+        return once
+
+    samples = interleave({kind: run(kind) for kind in loops}, case.repeats, counter)
+    for kind in loops:
+        del loops[kind][: len(loops[kind]) - case.repeats]  # drop the warm-up round
+    cpu = {kind: s.cpu for kind, s in samples.items()}
     return {
-        "P1": total["editor"] / total["stock"],
-        "P1 loop": loop["editor"] / loop["stock"],
-        "P2": total["editor"] / total["reference"],
-        "P2 loop": loop["editor"] / loop["reference"],
-        "stock s": total["stock"],
+        "P1": ratio(cpu["editor"], cpu["stock"]), "P1 loop": ratio(loops["editor"], loops["stock"]),
+        "P2": ratio(cpu["editor"], cpu["reference"]), "P2 loop": ratio(loops["editor"], loops["reference"]),
+        "calls": tuple(samples[k].calls[0] for k in ("editor", "stock", "reference")),
+        "stock s": samples["stock"].median_cpu,
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tiny-only", action="store_true", help="skip the full-size 512 px model")
+    parser.add_argument("--quick", action="store_true", help="tiny models only, 3 rounds (under 2 minutes)")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds per tiny case (default 7)")
     parser.add_argument("--full-steps", type=int, default=4, help="N for the full-size model (default 4)")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     from diffusers.utils import logging as diffusers_logging
 
     diffusers_logging.set_verbosity_error()  # stock SDXL re-casts its VAE every call and warns each time
-    cases = list(CASES)
-    if not args.tiny_only:
+    cases = tiny_cases(3 if args.quick else args.repeats)
+    if not (args.tiny_only or args.quick):
         cases += [Case(c.name, c.build, c.size, args.full_steps, c.repeats) for c in FULL_CASES]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); map maximum 0.5; goals P1 <= 1.02, "
-          "P2 <= 0.55")
-    header = f"{'case':24} {'N':>3} {'P1':>6} {'P1 loop':>8} {'P2':>6} {'P2 loop':>8} {'stock s':>8}"
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); map maximum 0.5; CPU time, median "
+          "[range] of interleaved rounds; goals P1 <= 1.02, P2 <= 0.55")
+    header = (f"{'case':28} {'N':>3} {'P1':>21} {'P1 loop':>21} {'P2':>21} {'P2 loop':>21} "
+              f"{'calls ed/stock/ref':>18} {'stock s':>8}")
     print(header)
     print("-" * len(header))
     for case in cases:
         row = measure(case)
-        print(f"{case.name:24} {case.n_steps:>3} {row['P1']:>6.3f} {row['P1 loop']:>8.3f} {row['P2']:>6.3f} "
-              f"{row['P2 loop']:>8.3f} {row['stock s']:>8.2f}", flush=True)
+        calls = "/".join(str(c) for c in row["calls"])
+        print(f"{case.name:28} {case.n_steps:>3} {row['P1']:21} {row['P1 loop']:21} {row['P2']:21} "
+              f"{row['P2 loop']:21} {calls:>18} {row['stock s']:>8.2f}", flush=True)
 
 
 if __name__ == "__main__":
