@@ -12,9 +12,12 @@ metadata).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
+import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -31,6 +34,7 @@ __all__ = [
     "looks_like_path",
     "not_available",
     "offline",
+    "quiet_libraries",
     "resolve_device",
     "resolve_dtype",
 ]
@@ -131,6 +135,42 @@ def local_only(model_id: str, filenames: tuple[str, ...] = ("model_index.json", 
     hub could not be reached.
     """
     return offline() or (not is_cached(model_id, filenames, revision) and not hub_reachable())
+
+
+@contextlib.contextmanager
+def quiet_libraries(progress: bool | None = None,
+                    libraries: tuple[str, ...] = ("diffusers", "transformers")) -> Iterator[None]:
+    """Within: ``libraries``' log records below errors are not printed, and with ``progress=False`` their and
+    huggingface_hub's progress bars are off; every setting is restored on exit.
+
+    The notices this hides are none of the user's problems: transformers' "``CLIPImageProcessor`` requires
+    torchvision ... falling back", diffusers' "modules ... that should be kept in float32: []" on every dtype
+    move, loading bars under ``--quiet``. A library that is not installed is skipped.
+
+    Args:
+        progress: ``False`` turns the loading bars off, ``None`` or ``True`` leaves them as they are.
+        libraries: ``"diffusers"`` and/or ``"transformers"`` (each imported here if it is not yet).
+    """
+    restore: list[tuple[Any, Any]] = []
+    try:
+        for library in libraries:
+            try:
+                logging = __import__(f"{library}.utils.logging", fromlist=["logging"])
+            except ImportError:  # pragma: no cover - both are dependencies
+                continue
+            restore.append((logging.set_verbosity, logging.get_verbosity()))
+            logging.set_verbosity(logging.ERROR)
+            if progress is False and logging.is_progress_bar_enabled():
+                logging.disable_progress_bar()
+                restore.append((lambda _, logging=logging: logging.enable_progress_bar(), None))
+        hub_utils = sys.modules.get("huggingface_hub.utils")
+        if progress is False and hub_utils is not None and not hub_utils.are_progress_bars_disabled():
+            hub_utils.disable_progress_bars()
+            restore.append((lambda _: hub_utils.enable_progress_bars(), None))
+        yield
+    finally:
+        for undo, value in reversed(restore):
+            undo(value)
 
 
 def looks_like_path(name: str) -> bool:

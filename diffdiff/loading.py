@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from automaps.hub import local_only, not_available
+from automaps.hub import local_only, not_available, quiet_libraries
 
 __all__ = ["load_pipeline", "read_model_index"]
 
@@ -66,7 +66,8 @@ def load_pipeline(pipeline_class, id_or_folder: str | os.PathLike, **kwargs: Any
                                                       kwargs.get("revision")):
         kwargs.setdefault("local_files_only", True)
     try:
-        return pipeline_class.from_pretrained(str(id_or_folder), **kwargs)
+        with quiet_libraries():  # no torchvision-fallback or float32-modules notices: none is the user's problem
+            return pipeline_class.from_pretrained(str(id_or_folder), **kwargs)
     except OSError as error:
         if Path(id_or_folder).is_dir():
             raise

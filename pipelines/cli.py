@@ -75,30 +75,60 @@ def cmd_plan(args: argparse.Namespace) -> None:
     print(json.dumps(plan(args.instruction).to_dict(), indent=2, ensure_ascii=False))
 
 
+STAGE_FLAGS = ("prior", "refiner", "stage2", "stage3")
+"""``automaps edit`` flags naming a family's extra stage, passed to ``DifferentialEditor.from_pretrained``."""
+
+
+def numbered_outputs(path: Path, count: int) -> list[Path]:
+    """``[path]`` for one image; ``stem-1.ext`` ... ``stem-N.ext`` beside ``path`` for ``count`` images.
+
+    >>> [p.name for p in numbered_outputs(Path("out.png"), 2)]
+    ['out-1.png', 'out-2.png']
+    """
+    if count == 1:
+        return [path]
+    return [path.with_name(f"{path.stem}-{k}{path.suffix}") for k in range(1, count + 1)]
+
+
 def cmd_edit(args: argparse.Namespace) -> None:
     from pipelines.edit import edit
     from pipelines.outputs import check_paths, save_map
 
     if args.map is not None and args.region is not None:
         raise UsageError("--map and --region: give one of them")
+    if args.num_images < 1:
+        raise UsageError(f"--num-images: expected an integer >= 1, got {args.num_images}")
+    outputs = numbered_outputs(args.output, args.num_images)
     # Before any model loads: inputs are regular files, outputs writable, lossless for the map, all distinct.
     check_paths({"image": args.image, "--map": args.map},
-                {"output": args.output, "--save-map": args.save_map, "--preview": args.preview},
+                {**{"output" if k == 0 else f"output {path.name}": path for k, path in enumerate(outputs)},
+                 "--save-map": args.save_map, "--preview": args.preview},
                 kinds={"--save-map": "map"})
-    result = edit(
-        args.image, args.instruction, model=args.model, change_map=args.map, region=args.region,
-        strength=args.strength, prompt=args.prompt, seed=args.seed, steps=args.steps, guidance_scale=args.guidance,
-        map_models=_key_values(args.map_model, "--map-model"), crop=args.crop, scheduler=args.scheduler,
-        device=args.device, progress=not args.quiet, invert_map=args.invert_map,
-        max_megapixels=None if args.max_megapixels == 0 else args.max_megapixels,
+    common = dict(
+        model=args.model, prompt=args.prompt, negative_prompt=args.negative_prompt, steps=args.steps,
+        guidance_scale=args.guidance, crop=args.crop, scheduler=args.scheduler, device=args.device,
+        torch_dtype=args.dtype, stages={flag: getattr(args, flag) for flag in STAGE_FLAGS if getattr(args, flag)},
+        progress=not args.quiet, max_megapixels=None if args.max_megapixels == 0 else args.max_megapixels,
     )
-    _save_image(result.image, args.output)
+    from automaps.hub import quiet_libraries
+
+    with quiet_libraries(progress=False if args.quiet else None):  # --quiet: no loading bars, map models' too
+        result = edit(
+            args.image, args.instruction, change_map=args.map, region=args.region, strength=args.strength,
+            seed=args.seed, map_models=_key_values(args.map_model, "--map-model"), invert_map=args.invert_map,
+            **common,
+        )
+        _save_image(result.image, outputs[0])
+        for k, output in enumerate(outputs[1:], start=1):
+            # Image k: the same map (no map model runs again) and the same, cached, editor; seed + k.
+            more = edit(args.image, args.instruction, change_map=result.change_map, seed=result.seed + k, **common)
+            _save_image(more.image, output)
     if args.save_map is not None:
         save_map(result.change_map, args.save_map, "--save-map")
     if args.preview is not None:
         _save_image(result.change_map.overlay(result.source), args.preview, "--preview")
     if not args.quiet:
-        print(f"wrote {args.output}: {result.plan.kind} edit, map {result.change_map.provenance!s}, "
+        print(f"wrote {', '.join(map(str, outputs))}: {result.plan.kind} edit, map {result.change_map.provenance!s}, "
               f"seed {result.seed}, {result.timings['total']:.1f} s", file=sys.stderr)
 
 
@@ -249,11 +279,21 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--region", help="explicit phrase to segment instead of the planner's region")
     edit.add_argument("--strength", type=float, help="maximum change in [0, 1]")
     edit.add_argument("--prompt", help="target prompt instead of the planner's")
+    edit.add_argument("--negative-prompt", help="what the edit should not look like")
     edit.add_argument("--steps", type=int, default=30)
     edit.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
     edit.add_argument("--seed", type=int)
     edit.add_argument("--scheduler", help="euler, ddim, dpm++2m, heun, pndm, ... (default: the model's)")
     edit.add_argument("--device", help="cpu, cuda, mps (default: best available)")
+    edit.add_argument("--dtype", choices=("float32", "float16", "bfloat16"),
+                      help="weights' dtype (default float32; float16 needs a GPU)")
+    edit.add_argument("--num-images", type=int, default=1, metavar="N",
+                      help="N edits with seeds SEED, SEED+1, ...; written as OUTPUT's stem-1, stem-2, ...")
+    stages = edit.add_argument_group("extra stages", "a family's other pipelines (hub id or folder each)")
+    stages.add_argument("--refiner", metavar="ID_OR_FOLDER", help="SDXL: the refiner that finishes the schedule")
+    stages.add_argument("--prior", metavar="ID_OR_FOLDER", help="Kandinsky 2.2: the prior (default: the hub's)")
+    stages.add_argument("--stage2", metavar="ID_OR_FOLDER", help="DeepFloyd IF: stage II")
+    stages.add_argument("--stage3", metavar="ID_OR_FOLDER", help="DeepFloyd IF: stage III (the x4 upscaler)")
     edit.add_argument("--save-map", type=Path, help="also write the change map here")
     edit.add_argument("--preview", type=Path, help="also write the map tinted over the image here")
     edit.add_argument("--crop", choices=("auto", "off"), default="auto")

@@ -14,11 +14,13 @@ MODEL_ALIASES: dict[str, str] = {
 }
 """Short names accepted by ``edit(model=...)`` and ``automaps edit --model``."""
 
-_EDITORS: dict[tuple[str, str | None, str | None, str | None], Any] = {}
+_EDITORS: dict[tuple[Any, ...], Any] = {}
 
 
-def load_editor(model: Any = "sd15", device: str | None = None, torch_dtype: Any = None, scheduler: Any = None):
-    """Resolve ``model`` to a ``DifferentialEditor``, loading lazily and caching by (id, device, dtype, scheduler).
+def load_editor(model: Any = "sd15", device: str | None = None, torch_dtype: Any = None, scheduler: Any = None,
+                *, progress: bool | None = None, **stages: Any):
+    """Resolve ``model`` to a ``DifferentialEditor``, loading lazily and caching by (id, device, dtype, scheduler,
+    stages).
 
     Args:
         model: an alias from :data:`MODEL_ALIASES`, a hub id, a local folder, a ``DifferentialEditor``, or
@@ -26,12 +28,18 @@ def load_editor(model: Any = "sd15", device: str | None = None, torch_dtype: Any
         device: torch device for a model loaded here (``None`` = best available).
         torch_dtype: dtype for a model loaded here (``None`` = float32).
         scheduler: scheduler name or object for a model loaded here.
+        progress: ``False`` hides the libraries' loading bars (their notices are always hidden).
+        **stages: the family's extra stages for a model loaded here (``refiner=``, ``prior=``, ``stage2=``,
+            ``stage3=``: a hub id or folder each), passed to ``DifferentialEditor.from_pretrained``; ``None``
+            values are left out.
 
     Returns:
         ``(editor, name)``: the editor and a printable model name.
     """
+    from automaps.hub import quiet_libraries
     from diffdiff import DifferentialEditor
 
+    stages = {role: value for role, value in stages.items() if value is not None}
     if isinstance(model, DifferentialEditor):
         return model, getattr(model.pipe, "name_or_path", None) or model.family
     if hasattr(model, "components") and hasattr(model, "scheduler"):  # a diffusers pipeline
@@ -42,9 +50,9 @@ def load_editor(model: Any = "sd15", device: str | None = None, torch_dtype: Any
         )
     name = MODEL_ALIASES.get(str(model), str(model))
     key = (name, None if device is None else str(device), None if torch_dtype is None else str(torch_dtype),
-           None if scheduler is None else str(scheduler))
+           None if scheduler is None else str(scheduler), tuple(sorted((r, str(v)) for r, v in stages.items())))
     if key not in _EDITORS:
-        _EDITORS[key] = DifferentialEditor.from_pretrained(name, torch_dtype=torch_dtype, device=device,
-                                                           scheduler=scheduler)
+        with quiet_libraries(progress):
+            _EDITORS[key] = DifferentialEditor.from_pretrained(name, torch_dtype=torch_dtype, device=device,
+                                                               scheduler=scheduler, **stages)
     return _EDITORS[key], name
-

@@ -75,3 +75,54 @@ def test_plan_imports_no_model_library():
             "'huggingface_hub'}))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", "automaps plan needs no model: it must not import the model libraries"
+
+
+@pytest.fixture
+def picture(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    path = tmp_path / "in.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_quiet_edit_prints_nothing(picture, tmp_path, tiny_folders, map_models, capfd):
+    from pipelines.cli import main
+
+    model, clipseg = str(tiny_folders["sd"]), map_models["clipseg"]  # built (with their bars) before the capture
+    capfd.readouterr()
+    code = main(["edit", str(picture), "make the sky stormy", "-o", str(tmp_path / "out.png"), "--quiet",
+                 "--model", model, "--map-model", f"clipseg={clipseg}",
+                 "--steps", "2", "--seed", "1", "--dtype", "float32", "--num-images", "2"])
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    assert (out, err) == ("", ""), "no loading bars, no torchvision fallbacks, no float32-modules notices"
+    assert sorted(p.name for p in tmp_path.glob("out*.png")) == ["out-1.png", "out-2.png"]
+
+
+def test_each_problem_is_one_line(picture, tmp_path, tiny_folders, capfd, monkeypatch):
+    import sys
+    import warnings
+
+    import numpy as np
+    from PIL import Image
+
+    from pipelines.cli import main
+
+    # Printed as outside pytest (which records warnings instead), every time.
+    monkeypatch.setattr(warnings, "showwarning", lambda message, category, filename, lineno, file=None, line=None:
+                        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line)))
+    monkeypatch.setattr(warnings, "filters", [("always", None, Warning, None, 0)])
+    Image.fromarray(np.full((40, 64), 255, np.uint8)).save(tmp_path / "map.png")  # another aspect ratio
+    model = str(tiny_folders["sd"])
+    capfd.readouterr()
+    code = main(["edit", str(picture), "make the sky stormy", "-o", str(tmp_path / "out.png"), "--quiet",
+                 "--model", model, "--map", str(tmp_path / "map.png"), "--steps", "2",
+                 "--prompt", "stormy sky " * 60, "--negative-prompt", "blurry"])
+    err = capfd.readouterr().err
+    assert code == 0, err
+    lines = err.splitlines()
+    assert len(lines) == 2, err[:2000]
+    assert lines[0].startswith("warning: change_map: size 64x40 has another aspect ratio")
+    assert lines[1].startswith("warning: prompt: ") and "truncated" in lines[1] and len(lines[1]) < 200

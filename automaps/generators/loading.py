@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from automaps.errors import ModelNotAvailableError
-from automaps.hub import local_only, not_available, resolve_dtype
+from automaps.hub import local_only, not_available, quiet_libraries, resolve_dtype
 
 # ModelNotAvailableError (automaps.errors) and resolve_dtype (automaps.hub) are re-exported: the generators'
 # modules and their users import them from here.
@@ -73,8 +73,9 @@ def load(
     # downloaded); a local folder without them falls back to transformers' weights_only torch.load of .bin files.
     safetensors = True if not is_folder or any(folder.glob("*.safetensors")) else None
     try:
-        model = model_class.from_pretrained(name, dtype=torch_dtype, use_safetensors=safetensors, **common)
-        processor = processor_class.from_pretrained(name, **common)
+        with quiet_libraries(libraries=("transformers",)):  # no "requires torchvision ... falling back" notices
+            model = model_class.from_pretrained(name, dtype=torch_dtype, use_safetensors=safetensors, **common)
+            processor = processor_class.from_pretrained(name, **common)
     except (OSError, HfHubHTTPError, HFValidationError) as err:
         if is_folder:
             raise  # a folder that exists but does not load is a real error, not a missing download
