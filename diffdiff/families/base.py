@@ -12,7 +12,7 @@ import torch
 from diffdiff.core import Rounding
 from diffdiff.stages import DifferentialOutput, EditRequest, StageRun, plan_stage, run_stage
 
-__all__ = ["COMMON_RESERVED", "Family", "StageRun", "image_size", "vae_latents"]
+__all__ = ["COMMON_RESERVED", "Family", "StageRun", "image_size", "posterior_sample", "vae_latents", "vae_posterior"]
 
 COMMON_RESERVED = frozenset({"image", "strength", "latents", "callback_on_step_end_tensor_inputs", "height", "width",
                              "num_images_per_prompt"})
@@ -51,6 +51,19 @@ def vae_latents(pipe, pixels: torch.Tensor, generator: Any) -> torch.Tensor:
                  for i in range(pixels.shape[0])]
         return torch.cat(parts)
     return retrieve_latents(pipe.vae.encode(pixels), generator=generator)
+
+
+def vae_posterior(pipe, pixels: torch.Tensor) -> Any:
+    """The VAE encoder's output for ``pixels`` (its posterior), before any draw: :func:`posterior_sample`
+    of it with a generator is :func:`vae_latents` with that generator, and the encoder runs once for many."""
+    return pipe.vae.encode(pixels)
+
+
+def posterior_sample(encoded: Any, generator: torch.Generator) -> torch.Tensor:
+    """One sample of a :func:`vae_posterior`, drawn as diffusers' ``retrieve_latents`` draws it (unscaled)."""
+    from diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion_img2img import retrieve_latents
+
+    return retrieve_latents(encoded, generator=generator)
 
 
 class Family:
@@ -155,6 +168,30 @@ class Family:
         """Encode ``(B, 3, H, W)`` in [-1, 1] exactly as the stock pipeline would, consuming the same
         draws from ``generator``. Returns ``(B, C, h, w)`` unpacked latents."""
         raise NotImplementedError
+
+    def encoder_output(self, pipe, pixels: torch.Tensor) -> Any:
+        """What :meth:`encode` computes before its random draw, so that many draws share one encoder run (the
+        DiffEdit probe). The base returns ``pixels`` unchanged and :meth:`sample_latents` encodes per draw;
+        families whose encoder is a VAE posterior override both."""
+        return pixels
+
+    def sample_latents(self, pipe, encoded: Any, generator: torch.Generator) -> torch.Tensor:
+        """``x0`` from :meth:`encoder_output`, consuming ``generator`` exactly as :meth:`encode` does:
+        ``sample_latents(pipe, encoder_output(pipe, pixels), g)`` equals ``encode(pipe, pixels, g)``."""
+        return self.encode(pipe, encoded, generator)
+
+    def prompt_kwargs(self, pipe, prompts: list[str]) -> dict[str, torch.Tensor] | None:
+        """The pipeline's own prompt embeddings, one text-encoder run per prompt and no unconditional branch,
+        as keyword arguments of its call (each tensor one row per prompt). ``None``: the family's pipeline
+        cannot take them, and the probe runs one editor call per prompt and draw instead."""
+        return None
+
+    def probe_guidance(self, pipe) -> float | None:
+        """The ``guidance_scale`` that runs only the conditional branch: 1.0 (diffusers runs classifier-free
+        guidance when it is above 1), or ``None`` (the pipeline's default) where guidance is an input of the
+        model itself (a guidance-distilled UNet's ``time_cond_proj_dim``; Flux overrides this)."""
+        config = getattr(self.denoiser(pipe), "config", None)
+        return None if getattr(config, "time_cond_proj_dim", None) is not None else 1.0
 
     def noise_shape(self, x0: torch.Tensor) -> tuple[int, ...]:
         """The shape of the pipeline's starting-noise draw (``x0``'s, unpacked)."""

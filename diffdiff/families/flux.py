@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from diffdiff.families.base import Family
+from diffdiff.families.base import Family, posterior_sample, vae_posterior
 
 
 class Flux(Family):
@@ -38,6 +38,24 @@ class Flux(Family):
         # The pipeline's own encoder: a posterior sample per image, shifted, then scaled.
         pixels = pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe))
         return pipe._encode_vae_image(image=pixels, generator=generator)
+
+    def encoder_output(self, pipe, pixels: torch.Tensor) -> Any:
+        return vae_posterior(pipe, pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe)))
+
+    def sample_latents(self, pipe, encoded: Any, generator: torch.Generator) -> torch.Tensor:
+        # The rest of _encode_vae_image for one generator: the draw, shifted, then scaled.
+        config = pipe.vae.config
+        return (posterior_sample(encoded, generator) - config.shift_factor) * config.scaling_factor
+
+    def prompt_kwargs(self, pipe, prompts: list[str]) -> dict[str, torch.Tensor]:
+        # Flux has no unconditional branch: encode_prompt returns (embeds, pooled, text ids).
+        outputs = [pipe.encode_prompt([p], None, device=pipe._execution_device) for p in prompts]
+        return {"prompt_embeds": torch.cat([o[0] for o in outputs]),
+                "pooled_prompt_embeds": torch.cat([o[1] for o in outputs])}
+
+    def probe_guidance(self, pipe) -> float | None:
+        # Its guidance is an embedding the transformer reads, not a second branch: keep the default.
+        return None
 
     def pack(self, pipe, tensor: torch.Tensor) -> torch.Tensor:
         """``(B, C or 1, h, w)`` to ``(B, h/2 * w/2, C*4)``; a one-channel tensor (the start positions)

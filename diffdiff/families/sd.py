@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from diffdiff.families.base import Family, vae_latents
+from diffdiff.families.base import Family, posterior_sample, vae_latents, vae_posterior
 from diffdiff.noise import draw_like_pipeline
 from diffdiff.stages import DifferentialOutput, EditRequest, plan_stage, run_stage
 
@@ -26,6 +26,17 @@ class StableDiffusion(Family):
         # The stock pipeline's own steps: one posterior sample per image, then the VAE's scaling factor.
         pixels = pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe))
         return pipe.vae.config.scaling_factor * vae_latents(pipe, pixels, generator)
+
+    def encoder_output(self, pipe, pixels: torch.Tensor) -> Any:
+        return vae_posterior(pipe, pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe)))
+
+    def sample_latents(self, pipe, encoded: Any, generator: torch.Generator) -> torch.Tensor:
+        return pipe.vae.config.scaling_factor * posterior_sample(encoded, generator)
+
+    def prompt_kwargs(self, pipe, prompts: list[str]) -> dict[str, torch.Tensor]:
+        # The pipeline's own encode_prompt, conditional branch only (its second output is then None).
+        device = pipe._execution_device
+        return {"prompt_embeds": torch.cat([pipe.encode_prompt([p], device, 1, False)[0] for p in prompts])}
 
 
 class StableDiffusionXL(Family):
@@ -62,6 +73,35 @@ class StableDiffusionXL(Family):
             generator,
             add_noise=False,
         )
+
+    def encoder_output(self, pipe, pixels: torch.Tensor) -> Any:
+        # prepare_latents(add_noise=False) up to its draw: the same device/dtype, the same fp32 upcast.
+        dtype = self.latent_dtype(pipe)
+        pixels = pixels.to(device=pipe._execution_device, dtype=dtype)
+        if pipe.vae.config.force_upcast:
+            pixels = pixels.float()
+            pipe.vae.to(dtype=torch.float32)
+        encoded = vae_posterior(pipe, pixels)
+        if pipe.vae.config.force_upcast:
+            pipe.vae.to(dtype)
+        return encoded
+
+    def sample_latents(self, pipe, encoded: Any, generator: torch.Generator) -> torch.Tensor:
+        # The rest of prepare_latents(add_noise=False): the draw, the dtype, latents_mean/std or the scaling.
+        dtype, config = self.latent_dtype(pipe), pipe.vae.config
+        latents = posterior_sample(encoded, generator).to(dtype)
+        if getattr(config, "latents_mean", None) is not None and getattr(config, "latents_std", None) is not None:
+            mean = torch.tensor(config.latents_mean).view(1, 4, 1, 1).to(device=latents.device, dtype=dtype)
+            std = torch.tensor(config.latents_std).view(1, 4, 1, 1).to(device=latents.device, dtype=dtype)
+            return (latents - mean) * config.scaling_factor / std
+        return config.scaling_factor * latents
+
+    def prompt_kwargs(self, pipe, prompts: list[str]) -> dict[str, torch.Tensor]:
+        # encode_prompt without classifier-free guidance returns (embeds, None, pooled, None).
+        device = pipe._execution_device
+        outputs = [pipe.encode_prompt([p], device=device, do_classifier_free_guidance=False) for p in prompts]
+        return {"prompt_embeds": torch.cat([o[0] for o in outputs]),
+                "pooled_prompt_embeds": torch.cat([o[2] for o in outputs])}
 
     def edit(self, editor, request: EditRequest) -> DifferentialOutput:
         if editor.refiner is None:

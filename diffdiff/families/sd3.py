@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from diffdiff.families.base import Family, vae_latents
+from diffdiff.families.base import Family, posterior_sample, vae_latents, vae_posterior
 
 
 class StableDiffusion3(Family):
@@ -39,3 +39,18 @@ class StableDiffusion3(Family):
         pixels = pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe))
         config = pipe.vae.config
         return (vae_latents(pipe, pixels, generator) - config.shift_factor) * config.scaling_factor
+
+    def encoder_output(self, pipe, pixels: torch.Tensor) -> Any:
+        return vae_posterior(pipe, pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe)))
+
+    def sample_latents(self, pipe, encoded: Any, generator: torch.Generator) -> torch.Tensor:
+        config = pipe.vae.config
+        return (posterior_sample(encoded, generator) - config.shift_factor) * config.scaling_factor
+
+    def prompt_kwargs(self, pipe, prompts: list[str]) -> dict[str, torch.Tensor]:
+        # encode_prompt without classifier-free guidance returns (embeds, None, pooled, None).
+        device = pipe._execution_device
+        outputs = [pipe.encode_prompt([p], None, None, device=device, do_classifier_free_guidance=False)
+                   for p in prompts]
+        return {"prompt_embeds": torch.cat([o[0] for o in outputs]),
+                "pooled_prompt_embeds": torch.cat([o[2] for o in outputs])}
