@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-__all__ = ["coerce", "map_values", "number", "pil_to_array", "same_shape"]
+__all__ = ["LOSSY_SNAP", "coerce", "lossy_format", "map_values", "number", "pil_to_array", "same_shape", "snap_lossy"]
 
 # ------------------------------------------------------------------------------------------- conversion
 _ACCEPTED = "(H, W), (H, W, 1), (1, H, W), (1, 1, H, W), (H, W, 3) or (H, W, 4)"
@@ -55,22 +56,24 @@ def _squeeze_to_2d(a: np.ndarray, *, channels_first: bool, name: str) -> np.ndar
 
 
 def _to_unit_float(a: np.ndarray, *, name: str) -> np.ndarray:
-    """Scale by dtype into float values: bool 0/1, uint8 /255, uint16 /65535, other ints must be 0/1."""
+    """Scale by dtype into float values: an integer array holding only 0 and 1 (and bool) is a mask; otherwise
+    uint8 /255, uint16 /65535, and other integer dtypes must hold 0/1."""
     kind = a.dtype.kind
     if kind == "b":
         return a.astype(np.float32)
-    if kind == "u" and a.dtype.itemsize == 1:
-        return a.astype(np.float32) / np.float32(255)
-    if kind == "u" and a.dtype.itemsize == 2:
-        return (a.astype(np.float64) / 65535).astype(np.float32)
     if kind in "iu":
         lo, hi = int(a.min()), int(a.max())
-        if lo < 0 or hi > 1:
-            raise ValueError(
-                f"{name}: integer dtype {a.dtype} must hold a 0/1 mask, got min {lo} max {hi}; "
-                "pass uint8 (scaled by 1/255), uint16 (1/65535) or float in [0, 1]"
-            )
-        return a.astype(np.float32)
+        if lo >= 0 and hi <= 1:
+            # A 0/1 mask whatever its integer dtype: uint16 0/1 would otherwise be read as 1/65535 (no edit).
+            return a.astype(np.float32)
+        if kind == "u" and a.dtype.itemsize == 1:
+            return a.astype(np.float32) / np.float32(255)
+        if kind == "u" and a.dtype.itemsize == 2:
+            return (a.astype(np.float64) / 65535).astype(np.float32)
+        raise ValueError(
+            f"{name}: integer dtype {a.dtype} must hold a 0/1 mask, got min {lo} max {hi}; "
+            "pass uint8 (scaled by 1/255), uint16 (1/65535) or float in [0, 1]"
+        )
     if kind == "f":
         return a.astype(np.float64 if a.dtype.itemsize > 4 else np.float32)
     raise TypeError(f"{name}: expected a numeric (bool, integer or float) array, got dtype {a.dtype}")
@@ -103,7 +106,9 @@ def coerce(values: Any, *, invert: bool = False, name: str = "change_map") -> np
     if lo < -_TOL or hi > 1 + _TOL:
         raise ValueError(f"{name}: expected values in [0, 1], got min {lo:.6g} max {hi:.6g}")
     if a.ndim == 3:
-        a = a[..., :3] @ _LUMA.astype(a.dtype)  # colour map: luminance of the RGB channels, alpha ignored
+        luma = a[..., :3] @ _LUMA.astype(a.dtype)  # colour map: luminance of the RGB channels
+        # Alpha multiplies the map: a transparent pixel is kept, whatever its colour.
+        a = luma * a[..., 3] if a.shape[2] == 4 else luma
     out = np.clip(a, 0.0, 1.0).astype(np.float32)  # astype copies: the caller's array is never aliased
     if invert:
         out = np.float32(1) - out
@@ -123,13 +128,56 @@ def pil_to_array(image: Image.Image, *, name: str) -> np.ndarray:
                 f"{name}: mode 'I' image has values in [{a.min()}, {a.max()}], outside the 16-bit range"
             )
         return a.astype(np.uint16)
-    if mode in ("LA", "La"):
-        return np.asarray(image)[..., 0]  # the grey channel; alpha is ignored, as for RGBA maps
+    if mode == "LA":
+        # Alpha multiplies the map, as for RGBA maps: a transparent pixel is kept.
+        la = np.asarray(image).astype(np.float32) / np.float32(255)
+        return la[..., 0] * la[..., 1]
+    if mode == "La":
+        return np.asarray(image)[..., 0]  # premultiplied: the grey channel is already grey * alpha
     # P, PA, CMYK, YCbCr, LAB, HSV, ...: to RGB(A) first; luminance is taken of the colour channels.
     try:
         return np.asarray(image.convert("RGBA" if "A" in mode or "transparency" in image.info else "RGB"))
     except ValueError as e:  # a mode PIL cannot convert
         raise ValueError(f"{name}: cannot read a map image of mode {mode!r} ({e})") from e
+
+
+# ------------------------------------------------------------------------------------------- lossy files
+LOSSY_SNAP = 8 / 255
+"""A map read from a lossy file has values within this of 0 or 1 snapped to 0 or 1 (compression noise)."""
+
+
+def lossy_format(path: str) -> str | None:
+    """``"JPEG"`` or ``"lossy WebP"`` when the file at ``path`` holds lossy compressed pixels, else ``None``.
+
+    Read from the file's own bytes (its signature and, for WebP, its chunk list), not its name.
+    """
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if head[:3] == b"\xff\xd8\xff":
+            return "JPEG"
+        if head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+            return None
+        while len(chunk := f.read(8)) == 8:  # chunks: fourcc, little-endian size, data padded to even
+            if chunk[:4] == b"VP8 ":
+                return "lossy WebP"
+            if chunk[:4] == b"VP8L":
+                return None
+            size = int.from_bytes(chunk[4:], "little")
+            f.seek(size + (size & 1), os.SEEK_CUR)
+    return None
+
+
+def snap_lossy(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(snapped, count)``: values <= 8/255 set to 0 and >= 247/255 set to 1; ``count`` values moved.
+
+    Example:
+        >>> snap_lossy(np.array([0.0, 0.02, 0.5, 0.99], np.float32))
+        (array([0. , 0. , 0.5, 1. ], dtype=float32), 2)
+    """
+    low = values <= np.float32(LOSSY_SNAP)
+    high = values >= np.float32(1 - LOSSY_SNAP)
+    moved = int(np.count_nonzero(low & (values != 0)) + np.count_nonzero(high & (values != 1)))
+    return np.where(low, np.float32(0), np.where(high, np.float32(1), values)).astype(np.float32), moved
 
 
 # ------------------------------------------------------------------------------------------- op arguments

@@ -7,12 +7,13 @@ The paper's reference code stores the opposite polarity (white = keep); such a m
 from __future__ import annotations
 
 import os
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
-from automaps._inputs import coerce, pil_to_array
+from automaps._inputs import coerce, lossy_format, pil_to_array, snap_lossy
 from automaps.imagefiles import open_image_file
 
 if TYPE_CHECKING:
@@ -60,9 +61,11 @@ class ChangeMap:
 
         Accepted forms (the input is never modified):
 
-        - dtype: float in [0, 1]; uint8 (scaled by 1/255); uint16 (1/65535); bool; other ints holding 0/1.
+        - dtype: float in [0, 1]; bool, and any integer array holding only 0 and 1, is a 0/1 mask; otherwise
+          uint8 is scaled by 1/255, uint16 by 1/65535, and other integer dtypes are refused.
         - shape: ``(H, W)``, ``(H, W, 1)``, ``(1, H, W)``, ``(1, 1, H, W)``; ``(H, W, 3)`` / ``(H, W, 4)``
-          colour maps become the ITU-R 601-2 luminance (PIL "L") of their RGB channels. Torch tensors are
+          colour maps become the ITU-R 601-2 luminance (PIL "L") of their RGB channels, times the alpha
+          channel of ``(H, W, 4)`` (transparent = keep). Torch tensors are
           read channels-first (``(1, H, W)``, colour ``(3, H, W)``), arrays channels-last when ambiguous.
 
         Args:
@@ -95,7 +98,9 @@ class ChangeMap:
         """Build a map from a PIL image of any mode.
 
         "1" and "L" are read as masks; "I;16" as 16-bit (and "I" within the 16-bit range); "F" must already
-        be in [0, 1]; colour modes (RGB, RGBA, P, CMYK, ...) become luminance, ignoring alpha.
+        be in [0, 1]; colour modes (RGB, P, CMYK, ...) become luminance. Alpha (RGBA, LA, PA, P with
+        transparency) multiplies the map: a transparent pixel is kept. An image holding only the values 0 and 1
+        is a 0/1 mask, as for integer arrays.
 
         Args:
             image: The map image, white = change unless ``invert`` is set.
@@ -119,7 +124,8 @@ class ChangeMap:
 
         Image files are opened by :func:`automaps.imagefiles.open_image_file` (the one opener, also used for the
         image the map belongs to): fully decoded, upright by their EXIF orientation, PIL's decompression-bomb
-        guard on.
+        guard on. A lossy file (JPEG, lossy WebP, told by its bytes) has values within 8/255 of 0 or 1 snapped
+        to 0 or 1, with a one-line warning when any moved: compression noise would otherwise free kept pixels.
 
         Args:
             path: File to read. Provenance becomes ``"file('<file name>')"``.
@@ -145,7 +151,15 @@ class ChangeMap:
                 raise ValueError(f"{name}: {path!r} is not a readable .npy array ({e})") from e
             return cls.from_array(array, invert=invert, provenance=provenance)
         image = open_image_file(path, name)
-        return cls.from_array(pil_to_array(image, name=name), invert=invert, provenance=provenance)
+        values = coerce(pil_to_array(image, name=name), name=name)
+        if (lossy := lossy_format(path)) is not None:
+            # Compression noise near black would free pixels meant to be kept (q75: 1 in 15 of them).
+            values, moved = snap_lossy(values)
+            if moved:
+                warnings.warn(f"{name}: {os.path.basename(path)!r} is a {lossy} file: {moved} values within 8/255 "
+                              "of 0 or 1 were snapped to 0 or 1; noise near sharp edges remains, save maps as PNG",
+                              stacklevel=2)
+        return cls.from_array(values, invert=invert, provenance=provenance)
 
     # ----------------------------------------------------------------------------------------- accessors
     @property

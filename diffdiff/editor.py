@@ -9,7 +9,10 @@ and multi-stage families (SDXL + refiner, DeepFloyd IF) chain their stages in th
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import os
+import warnings
 from typing import Any
 
 import torch
@@ -17,6 +20,7 @@ import torch.nn.functional as F
 
 from automaps.errors import UnsupportedPipelineError
 from automaps.hub import resolve_device, resolve_dtype
+from diffdiff.core import steps_for_strength, typed_strength
 from diffdiff.families import FAMILIES, Family, family_for_class
 from diffdiff.families.base import COMMON_RESERVED
 from diffdiff.inputs import OUTPUT_TYPES, image_batch, map_batch, stock_form, to_output
@@ -229,10 +233,14 @@ class DifferentialEditor:
         Raises:
             TypeError / ValueError: bad arguments; the message names the parameter.
         """
-        self._check_call(num_inference_steps, num_images_per_prompt, output_type, refiner_start, pipeline_kwargs)
+        self._check_call(num_inference_steps, num_images_per_prompt, output_type, refiner_start, pipeline_kwargs,
+                         guidance_scale=guidance_scale, preserve_unchanged=preserve_unchanged, invert_map=invert_map,
+                         skip_idle_steps=skip_idle_steps)
         pixels = image_batch(image)
         n_images, _, height, width = pixels.shape
         change = map_batch(change_map, n_images, (height, width), invert=invert_map)
+        if (message := idle_map_message(change.max().item(), num_inference_steps, self._family.rounding)):
+            warnings.warn(message, stacklevel=3)
         repeat = num_images_per_prompt
         request = EditRequest(
             pixels=pixels.repeat_interleave(repeat, 0), source=stock_form(image, pixels, repeat),
@@ -247,7 +255,8 @@ class DifferentialEditor:
         return _finish(self._family.edit(self, request), request, output_type, preserve_unchanged)
 
     def _check_call(self, n_steps: Any, n_images: Any, output_type: Any, refiner_start: Any,
-                    pipeline_kwargs: dict[str, Any]) -> None:
+                    pipeline_kwargs: dict[str, Any], guidance_scale: Any = None, **switches: Any) -> None:
+        """Refuse bad arguments before any work: each by type and range, the message naming it."""
         reserved = (COMMON_RESERVED | self._family.reserved).intersection(pipeline_kwargs)
         if reserved:
             raise TypeError(f"{sorted(reserved)[0]}: set by the editor from the change map; do not pass it")
@@ -255,10 +264,16 @@ class DifferentialEditor:
             raise ValueError(f"num_inference_steps: expected an integer >= 1, got {n_steps!r}")
         if not isinstance(n_images, int) or isinstance(n_images, bool) or n_images < 1:
             raise ValueError(f"num_images_per_prompt: expected an integer >= 1, got {n_images!r}")
-        if output_type not in OUTPUT_TYPES:
+        if not isinstance(output_type, str) or output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type: expected one of {OUTPUT_TYPES}, got {output_type!r}")
+        if guidance_scale is not None:
+            _real("guidance_scale", guidance_scale, 0.0, math.inf)  # inf gives a black image, nan noise
+        _real("refiner_start", refiner_start, 0.0, 1.0)
         if self.refiner is not None and not 0.0 < refiner_start < 1.0:
             raise ValueError(f"refiner_start: expected a float in (0, 1), got {refiner_start!r}")
+        for name, value in switches.items():
+            if not isinstance(value, bool):
+                raise TypeError(f"{name}: expected True or False, got {type(value).__name__} {value!r}")
 
     def predict_noise(self, image: Any, prompts: list[str], **probe: Any) -> torch.Tensor:
         """The model's noise prediction per prompt at one timestep (for DiffEdit maps); see
@@ -266,6 +281,36 @@ class DifferentialEditor:
         from diffdiff.probe import predict_noise
 
         return predict_noise(self, image, prompts, **probe)
+
+
+def _real(name: str, value: Any, lo: float, hi: float) -> float:
+    """``value`` as a float; TypeError unless a real number (not bool), ValueError unless finite in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise ValueError(f"{name}: expected a finite number in [{lo:g}, {hi:g}], got {value!r}")
+    return float(value)
+
+
+def idle_map_message(max_change: float, n_steps: int, rounding: str = "floor") -> str | None:
+    """The one-line warning for a map whose maximum frees (almost) no step, else ``None``.
+
+    ``k(max m) == 0`` with ``max m > 0``: nothing changes. ``k(max m) == 1`` of ``N >= 10``: barely anything.
+    An all-zero map gets no warning (it returns the input, as asked).
+
+    >>> idle_map_message(0.03, 30)
+    'change_map: its maximum 0.03 frees 0 of 30 steps; nothing changes'
+    >>> idle_map_message(0.5, 30) is None
+    True
+    """
+    if not max_change > 0:
+        return None
+    k = steps_for_strength(typed_strength(max_change), n_steps, rounding)
+    if k == 0:
+        return f"change_map: its maximum {max_change:.3g} frees 0 of {n_steps} steps; nothing changes"
+    if k == 1 and n_steps >= 10:
+        return f"change_map: its maximum {max_change:.3g} frees only 1 of {n_steps} steps; the edit is barely visible"
+    return None
 
 
 def _check_roles(family: Family, given: dict[str, Any]) -> None:
@@ -299,12 +344,17 @@ def _per_image(name: str, value: Any, n_images: int, repeat: int, required: bool
         return None
     if isinstance(value, str):
         values = [value] * n_images
-    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+    elif isinstance(value, (list, tuple)) and value:
+        bad = [i for i, v in enumerate(value) if not isinstance(v, str)]
+        if bad:
+            raise TypeError(f"{name}[{bad[0]}]: expected a string, got {type(value[bad[0]]).__name__}")
         values = list(value)
         if len(values) == 1:
             values = values * n_images
     else:
-        raise TypeError(f"{name}: expected a string or a list of strings, got {type(value).__name__}")
+        optional = " or None" if not required else ""
+        raise TypeError(f"{name}: expected a string or a non-empty list of strings{optional}, "
+                        f"got {type(value).__name__} {value!r}"[:200])
     if len(values) != n_images:
         raise ValueError(f"{name}: got {len(values)} for {n_images} images; pass one or one per image")
     return [v for v in values for _ in range(repeat)]
@@ -313,10 +363,13 @@ def _per_image(name: str, value: Any, n_images: int, repeat: int, required: bool
 def _check_generator(generator: Any, total: int) -> Any:
     if generator is None:
         return seeded_generator()
-    if isinstance(generator, list):
-        if len(generator) != total or not all(isinstance(g, torch.Generator) for g in generator):
+    if isinstance(generator, (list, tuple)):
+        bad = [i for i, g in enumerate(generator) if not isinstance(g, torch.Generator)]
+        if bad:
+            raise TypeError(f"generator[{bad[0]}]: expected a torch.Generator, got {type(generator[bad[0]]).__name__}")
+        if len(generator) != total:
             raise ValueError(f"generator: expected one torch.Generator or a list of {total}, got {len(generator)}")
-        return generator
+        return list(generator)
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator: expected a torch.Generator, got {type(generator).__name__}")
+        raise TypeError(f"generator: expected a torch.Generator or a list of them, got {type(generator).__name__}")
     return generator

@@ -101,59 +101,36 @@ def image_batch(image: Any) -> torch.Tensor:
 
 
 def _one_map(change_map: Any) -> torch.Tensor:
-    """One map (or a ``(B, 1, H, W)`` tensor) as float32 ``(b, 1, H, W)`` before range checks."""
-    if isinstance(change_map, Image.Image):
-        if change_map.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-            array = np.asarray(change_map, dtype=np.float64)
-            # "I" is read within the 16-bit range, as automaps.ChangeMap reads it (old Pillows open 16-bit PNGs so).
-            peak = 1.0 if change_map.mode == "F" else 65535.0
-            array = array / peak if array.max(initial=0) > 1 else array
-        else:
-            array = np.asarray(change_map.convert("L"), dtype=np.float64) / 255.0
-        return torch.from_numpy(array.astype(np.float32))[None, None]
-    if isinstance(change_map, torch.Tensor):
-        tensor = change_map.detach().to("cpu")
-    else:
+    """One map (or a ``(B, 1, H, W)`` batch) as float32 ``(b, 1, H, W)`` in [0, 1], read by automaps' rules.
+
+    :func:`automaps._inputs.coerce` is the one reader, so the editor and ``automaps.ChangeMap`` read every
+    input alike (dtype scaling, 0/1 masks, alpha, colour luminance, range and NaN checks).
+    """
+    from automaps._inputs import coerce
+
+    expected = f"change_map: expected a PIL image, array, tensor or ChangeMap, got {type(change_map).__name__}"
+    if isinstance(change_map, (str, bytes)):
+        raise TypeError(expected)
+    if not isinstance(change_map, (Image.Image, torch.Tensor)):
         try:
-            array = np.asarray(change_map)
+            change_map = np.asarray(change_map)
         except Exception as error:  # objects without __array__ fail in many ways
-            raise TypeError(
-                f"change_map: expected a PIL image, array, tensor or ChangeMap, got {type(change_map).__name__}"
-            ) from error
-        if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-            raise TypeError(f"change_map: expected numeric data, got {type(change_map).__name__} of {array.dtype}")
-        if array.ndim == 3 and array.shape[-1] in (3, 4) and array.shape[0] != 1:
-            # An RGB(A) map: its luminance (ITU-R 601-2, as PIL's "L" conversion reads it).
-            scale = 255.0 if array.dtype == np.uint8 else 1.0
-            array = (array[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114]) / scale).astype(np.float32)
-        tensor = torch.from_numpy(np.array(array, copy=True))
-    if tensor.dtype == torch.bool:
-        tensor = tensor.float()
-    elif tensor.dtype == torch.uint8:
-        tensor = tensor.float() / 255.0
-    elif not tensor.is_floating_point():
-        raise TypeError(f"change_map: expected float, uint8 or bool values, got {tensor.dtype}")
-    tensor = tensor.to(torch.float32)
-    if tensor.ndim == 2:
-        tensor = tensor[None, None]
-    elif tensor.ndim == 3 and tensor.shape[0] == 1:
-        tensor = tensor[None]
-    if tensor.ndim != 4 or tensor.shape[1] != 1:
-        raise ValueError(
-            f"change_map: expected shape (H, W), (1, H, W) or (B, 1, H, W), got {tuple(tensor.shape)}"
-        )
-    return tensor
+            raise TypeError(expected) from error
+    shape = getattr(change_map, "shape", ())
+    if len(shape) == 4 and shape[0] > 1 and shape[1] == 1:  # a batch of maps, one per image
+        return torch.cat([_one_map(change_map[i : i + 1]) for i in range(shape[0])])
+    return torch.from_numpy(coerce(change_map, name="change_map"))[None, None]
 
 
 def map_batch(change_map: Any, batch: int, size: tuple[int, int], invert: bool = False) -> torch.Tensor:
     """Normalise a change-map argument to one map per image at the image's size.
 
     Args:
-        change_map: a PIL image ("L" or any mode), numpy ``(H, W)`` float in [0, 1] (uint8 is read as
-            /255, bool as 0/1), torch ``(H, W)`` / ``(1, H, W)`` / ``(B, 1, H, W)``, any object with
-            ``__array__`` (an ``automaps.ChangeMap``), a number (a uniform map), or a list of maps, one
-            per image.
-            1 = change fully, 0 = keep.
+        change_map: a PIL image ("L" or any mode), numpy ``(H, W)`` float in [0, 1], torch ``(H, W)`` /
+            ``(1, H, W)`` / ``(B, 1, H, W)``, any object with ``__array__`` (an ``automaps.ChangeMap``), a
+            number (a uniform map), or a list of maps, one per image; read by ``automaps.ChangeMap``'s rules
+            (bool and integer 0/1 arrays are masks, else uint8 /255 and uint16 /65535; alpha multiplies;
+            colour maps become luminance). 1 = change fully, 0 = keep.
         batch: number of images; a single map is shared by all of them.
         size: ``(H, W)`` of the images; maps of another size are resampled (with a warning when the
             aspect ratio differs).
@@ -174,12 +151,6 @@ def map_batch(change_map: Any, batch: int, size: tuple[int, int], invert: bool =
         tensor = torch.cat(maps)
     else:
         tensor = _one_map(change_map)
-        if not torch.isfinite(tensor).all():
-            raise ValueError("change_map: contains NaN or Inf")
-        low, high = tensor.min().item(), tensor.max().item()
-        if low < -1e-6 or high > 1 + 1e-6:
-            raise ValueError(f"change_map: expected values in [0, 1], got min {low:.3g} max {high:.3g}")
-        tensor = tensor.clamp(0, 1)
         if invert:
             tensor = 1.0 - tensor
         if tuple(tensor.shape[-2:]) != tuple(size):

@@ -17,27 +17,34 @@ from automaps.hub import looks_like_path
 from pipelines.maps import MAP_MODEL_KEYS
 from pipelines.models import MODEL_ALIASES
 
-__all__ = ["CROP_MODES", "check_arguments", "check_model", "warn_if_truncated"]
+__all__ = ["CROP_MODES", "SEED_RANGE", "check_arguments", "check_knobs", "check_model", "warn_if_truncated"]
 
 CROP_MODES = ("auto", "off")
 
 
+SEED_RANGE = (0, 2**64 - 1)
+"""Seeds ``torch.Generator.manual_seed`` takes as given (it wraps negatives and refuses 2**64 and above)."""
+
+
 def check_arguments(instruction: Any, crop: str, steps: Any, seed: Any, max_megapixels: Any,
-                     map_models: Mapping[str, Any] | None, device: Any, torch_dtype: Any) -> None:
-    """Refuse bad arguments before anything is read or loaded; every message names the parameter."""
+                    map_models: Mapping[str, Any] | None, device: Any, torch_dtype: Any, **knobs: Any) -> None:
+    """Refuse bad arguments before anything is read or loaded; every message names the parameter.
+
+    Args:
+        instruction, crop, steps, seed, max_megapixels, map_models, device, torch_dtype: as :func:`pipelines.edit`
+            takes them.
+        **knobs: further arguments checked by :func:`check_knobs` (``guidance_scale``, ``strength``,
+            ``negative_prompt``, ``names``).
+    """
     if not isinstance(instruction, str):
         raise TypeError(f"instruction: expected a string, got {type(instruction).__name__}")
     if not instruction.strip():
         raise ValueError("instruction: is empty; say what to change, e.g. 'make the sky stormy'")
-    if crop not in CROP_MODES:
+    if not isinstance(crop, str) or crop not in CROP_MODES:
         raise ValueError(f"crop: expected one of {CROP_MODES}, got {crop!r}")
-    if steps is not None and (not isinstance(steps, int) or isinstance(steps, bool) or steps < 1):
-        raise ValueError(f"steps: expected an integer >= 1, got {steps!r}")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
-        raise ValueError(f"seed: expected an integer >= 0, got {seed!r}")
-    if max_megapixels is not None and (not isinstance(max_megapixels, numbers.Real) or not max_megapixels > 0
-                                       or not np.isfinite(max_megapixels)):
-        raise ValueError(f"max_megapixels: expected a number > 0 or None, got {max_megapixels!r}")
+    check_knobs(steps=steps, seed=seed, max_megapixels=max_megapixels, **knobs)
+    if map_models is not None and not isinstance(map_models, Mapping):
+        raise TypeError(f"map_models: expected a mapping of names to model ids, got {type(map_models).__name__}")
     unknown = sorted(set(map_models or {}) - set(MAP_MODEL_KEYS))
     if unknown:
         raise ValueError(f"map_models: unknown keys {unknown}; expected some of {list(MAP_MODEL_KEYS)}")
@@ -46,6 +53,47 @@ def check_arguments(instruction: Any, crop: str, steps: Any, seed: Any, max_mega
         from automaps.hub import resolve_device, resolve_dtype
 
         resolve_dtype(torch_dtype, resolve_device(device))
+
+
+def check_knobs(*, steps: Any = None, seed: Any = None, guidance_scale: Any = None, strength: Any = None,
+                max_megapixels: Any = None, negative_prompt: Any = None, names: Mapping[str, str] | None = None
+                ) -> None:
+    """Check the numeric and text knobs of an edit by type and range; ``None`` means "the default" for each.
+
+    Args:
+        steps: an integer >= 1 (not bool).
+        seed: an integer in [0, 2**64 - 1] (what ``torch.Generator.manual_seed`` takes without wrapping).
+        guidance_scale: a finite real number >= 0 (inf turns the image black, nan into noise).
+        strength: a finite real number in [0, 1].
+        max_megapixels: a finite real number > 0.
+        negative_prompt: a string.
+        names: how messages name each parameter, e.g. ``{"guidance_scale": "--guidance"}`` for the CLI.
+
+    Raises:
+        TypeError: a wrong type (bool counts as one). ValueError: out of range, inf or nan.
+    """
+    def label(name: str) -> str:
+        return (names or {}).get(name, name)
+
+    for name, value in (("steps", steps), ("seed", seed)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+            raise TypeError(f"{label(name)}: expected an integer, got {type(value).__name__} {value!r}")
+    if steps is not None and steps < 1:
+        raise ValueError(f"{label('steps')}: expected an integer >= 1, got {steps!r}")
+    if seed is not None and not SEED_RANGE[0] <= seed <= SEED_RANGE[1]:
+        raise ValueError(f"{label('seed')}: expected an integer in [0, 2**64 - 1], got {seed!r}")
+    for name, value, lo, hi, open_low in (("guidance_scale", guidance_scale, 0.0, np.inf, False),
+                                          ("strength", strength, 0.0, 1.0, False),
+                                          ("max_megapixels", max_megapixels, 0.0, np.inf, True)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"{label(name)}: expected a number, got {type(value).__name__} {value!r}")
+        if not (np.isfinite(value) and (lo < value if open_low else lo <= value) and value <= hi):
+            bounds = f"> {lo:g}" if open_low else f"in [{lo:g}, {hi:g}]" if np.isfinite(hi) else f">= {lo:g}"
+            raise ValueError(f"{label(name)}: expected a finite number {bounds}, got {value!r}")
+    if negative_prompt is not None and not isinstance(negative_prompt, str):
+        raise TypeError(f"{label('negative_prompt')}: expected a string, got {type(negative_prompt).__name__}")
 
 
 def check_model(model: Any) -> str:

@@ -251,8 +251,8 @@ def edit(
                                             max_megapixels, release_map_models)
     timings["map"] = time.perf_counter() - clock
 
-    seed = secrets.randbelow(2**31) if seed is None else seed
-    steps = 30 if steps is None else steps
+    seed = secrets.randbelow(2**31) if seed is None else int(seed)  # numpy integers: manual_seed takes int only
+    steps = 30 if steps is None else int(steps)
     settings = _settings(steps, guidance_scale, negative_prompt, crop, max_megapixels, progress, map_models)
     if change.max() == 0:
         timings.update(load=0.0, diffusion=0.0, total=time.perf_counter() - started)

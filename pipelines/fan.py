@@ -173,9 +173,14 @@ def strength_fan(
     """
     import torch
 
+    from pipelines.checks import check_knobs
     from pipelines.edit import _as_image
     from pipelines.models import load_editor
 
+    check_knobs(steps=steps, seed=seed, guidance_scale=guidance_scale, negative_prompt=negative_prompt)
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt: expected a string, got {type(prompt).__name__}")
+    steps, seed = int(steps), int(seed)  # numpy integers: torch takes int only
     strengths = fan_strengths(n)
     editor, _ = load_editor(editor)
     source = _as_image(image)

@@ -49,6 +49,8 @@ def test_from_array_accepts(array: object, expected: np.ndarray) -> None:
 def test_colour_maps_become_pil_luminance(channels: int) -> None:
     rgba = RNG.integers(0, 256, (7, 9, channels), dtype=np.uint8)
     pil_l = np.asarray(Image.fromarray(rgba[..., :3]).convert("L"), dtype=np.float32) / 255
+    if channels == 4:
+        pil_l = pil_l * rgba[..., 3] / 255  # alpha multiplies the map: transparent = keep
     m = ChangeMap.from_array(rgba)
     assert m.shape == (7, 9)
     np.testing.assert_allclose(m.values, pil_l, atol=1 / 255)  # PIL rounds to integers, we do not
@@ -160,8 +162,8 @@ def test_pil_round_trip_within_half_a_level() -> None:
     ("image", "expected"),
     [
         (Image.new("1", (3, 2), 1), 1.0),
-        (Image.new("LA", (3, 2), (51, 0)), 0.2),
-        (Image.new("RGBA", (3, 2), (255, 255, 255, 0)), 1.0),
+        (Image.new("LA", (3, 2), (51, 255)), 0.2),
+        (Image.new("RGBA", (3, 2), (255, 255, 255, 0)), 0.0),  # alpha multiplies: transparent = keep
         (Image.new("RGB", (3, 2), (0, 255, 0)), 0.587),
         (Image.new("RGB", (3, 2), (0, 255, 0)).convert("P"), 0.587),
         (Image.new("CMYK", (3, 2), (0, 0, 0, 0)), 1.0),

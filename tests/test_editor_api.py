@@ -180,7 +180,7 @@ def test_user_callback_runs_after_the_blend(editors):
         ({"generator": 5}, TypeError, "generator"),
         ({"prompt": ["a", "b"]}, ValueError, "prompt: got 2 for 1 images"),
         ({"prompt": 7}, TypeError, "prompt"),
-        ({"change_map": np.full((64, 64), np.nan)}, ValueError, "change_map: contains NaN"),
+        ({"change_map": np.full((64, 64), np.nan)}, ValueError, "change_map:? contains NaN"),
         ({"change_map": np.full((64, 64), 1.5)}, ValueError, r"change_map: expected values in \[0, 1\]"),
         ({"change_map": np.zeros((2, 3, 64, 64))}, ValueError, "change_map: expected shape"),
         ({"change_map": "sky"}, TypeError, "change_map"),
