@@ -91,9 +91,15 @@ def numbered_outputs(path: Path, count: int) -> list[Path]:
 
 
 def cmd_edit(args: argparse.Namespace) -> None:
+    from pipelines.checks import check_knobs
     from pipelines.edit import edit
     from pipelines.outputs import check_paths, save_map
 
+    # Named by flag, before any file is touched: argparse's float() takes "inf" and "nan".
+    check_knobs(steps=args.steps, seed=args.seed, guidance_scale=args.guidance, strength=args.strength,
+                max_megapixels=args.max_megapixels or None,
+                names={"steps": "--steps", "seed": "--seed", "guidance_scale": "--guidance",
+                       "strength": "--strength", "max_megapixels": "--max-megapixels"})
     if args.map is not None and args.region is not None:
         raise UsageError("--map and --region: give one of them")
     if args.num_images < 1:
