@@ -33,6 +33,7 @@ SPEC = GeneratorSpec(
         "n_draws": ParamSpec(4, min=1, max=64, help="noise draws averaged"),
         "num_inference_steps": ParamSpec(10, min=1, max=1000, help="schedule the probe's timestep comes from"),
         "seed": ParamSpec(0, min=0, max=2**31 - 1, help="first noise seed"),
+        "max_batch": ParamSpec(8, min=1, max=256, help="most (prompt, draw) pairs per model call (memory cap)"),
         "percentile": ParamSpec(99.0, min=50.0, max=100.0, help="this percentile of the difference maps to 1"),
     },
     needs_phrase=True,
@@ -85,6 +86,7 @@ def diffedit(
     num_inference_steps: int = 10,
     seed: int = 0,
     percentile: float = 99.0,
+    max_batch: int = 8,
 ) -> ChangeMap:
     """DiffEdit map of ``phrase`` (the target text) against ``source_prompt`` with a loaded editor's model.
 
@@ -94,8 +96,10 @@ def diffedit(
         model: Unused (the model is the editor's).
         editor: A loaded ``diffdiff.DifferentialEditor`` (any family it supports).
         source_prompt: Text describing the image as it is ("" = unconditional).
-        strength, n_draws, num_inference_steps, seed: The probe (see ``DifferentialEditor.predict_noise``).
+        strength, n_draws, num_inference_steps, seed: The probe (see ``DifferentialEditor.predict_noise``): the
+            image is encoded once, each text once, and the 2 x ``n_draws`` predictions run in batches.
         percentile: The difference at this percentile maps to 1.
+        max_batch: The most (prompt, draw) pairs one model call takes (lower it to save memory).
 
     Returns:
         ChangeMap ``(H, W)`` float32 in [0, 1], 1 = where the model's prediction changes most; provenance
@@ -108,7 +112,7 @@ def diffedit(
         raise TypeError("editor: diffedit needs a loaded DifferentialEditor, e.g. generate(..., editor=editor)")
     target = ", ".join(phrases_of(phrase))
     predictions = editor.predict_noise(image, [target, source_prompt], strength=strength, n_draws=n_draws,
-                                       num_inference_steps=num_inference_steps, seed=seed)
+                                       num_inference_steps=num_inference_steps, seed=seed, max_batch=max_batch)
     predictions = np.asarray(predictions.float().cpu() if hasattr(predictions, "cpu") else predictions)
     values = noise_difference_map(predictions[0], predictions[1], (image.height, image.width), percentile)
     return ChangeMap(values, provenance=f"diffedit({describe_phrase(phrase)} vs {source_prompt!r}, {n_draws} draws)")
