@@ -91,7 +91,7 @@ def check_paths(
         FileNotFoundError / NotADirectoryError / IsADirectoryError / ValueError / OSError: one line naming the
         option and the path (see the module docstring).
 
-    >>> check_paths({"image": __file__}, {"--json": __file__}, kinds={"--json": "data"})
+    >>> check_paths({"image": __file__}, {"--json": __file__}, kinds={"--json": "data"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     ValueError: --json: refusing to overwrite an input file: ... is also image (inputs are never overwritten, ...)

@@ -65,6 +65,14 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.is_symlink()}
 
 
+def test_doctests():
+    import doctest
+
+    import pipelines.outputs
+
+    assert doctest.testmod(pipelines.outputs).failed == 0
+
+
 # ------------------------------------------------------------------------------- inputs are never overwritten
 class TestInputsNeverOverwritten:
     @pytest.mark.parametrize("spelling", ["same", "dotdot", "hardlink", "symlink", "overwrite-flag"])
