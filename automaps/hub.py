@@ -100,8 +100,6 @@ def hub_reachable() -> bool:
 
 def _hub_offline_for_this_process() -> None:
     """Tell huggingface_hub the hub is off: its own calls (retries, its agent-registry fetch) skip the network."""
-    import sys
-
     constants = sys.modules.get("huggingface_hub.constants")
     if constants is None:
         from huggingface_hub import constants

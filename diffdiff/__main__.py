@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the model's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scheduler", default=None, help="euler, ddim, dpm++2m, heun, pndm, ... (default: model's)")
+    parser.add_argument("--negative-prompt", default=None, help="what the edit should not look like")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None,
+                        help="weights' dtype (default float32; float16 needs a GPU)")
+    for stage, about in (("refiner", "SDXL's refiner"), ("prior", "Kandinsky 2.2's prior"),
+                         ("stage2", "DeepFloyd IF stage II"), ("stage3", "DeepFloyd IF stage III")):
+        parser.add_argument(f"--{stage}", metavar="ID_OR_FOLDER", help=f"{about} (hub id or folder)")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: best available)")
     parser.add_argument("--invert-map", action="store_true", help="the map uses the paper's white = keep")
     parser.add_argument("--overwrite", action="store_true",
@@ -79,8 +85,11 @@ def run(args: argparse.Namespace) -> None:
     _check_paths(args)
     image = open_image_file(args.image, "image").convert("RGB")
     change_map = open_image_file(args.change_map, "map")
-    editor = DifferentialEditor.from_pretrained(args.model, device=args.device, scheduler=args.scheduler)
+    stages = {role: getattr(args, role) for role in ("refiner", "prior", "stage2", "stage3") if getattr(args, role)}
+    editor = DifferentialEditor.from_pretrained(args.model, torch_dtype=args.dtype, device=args.device,
+                                                scheduler=args.scheduler, **stages)
     out = editor(image, args.prompt, change_map, num_inference_steps=args.steps, guidance_scale=args.guidance,
+                 negative_prompt=args.negative_prompt,
                  generator=torch.Generator().manual_seed(args.seed), invert_map=args.invert_map)
     save_image(out.images[0], args.output)  # atomic: an interrupted run leaves no half-written file
     print(f"wrote {args.output} ({out.steps_run} of {args.steps} steps ran)")
