@@ -9,8 +9,11 @@ The output is written atomically with the usual umask-based permissions.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 # transformers prints notices (torchvision fallbacks) on import; a CLI's stderr is for our one-line errors.
@@ -95,6 +98,15 @@ def run(args: argparse.Namespace) -> None:
     print(f"wrote {args.output} ({out.steps_run} of {args.steps} steps ran)")
 
 
+@contextlib.contextmanager
+def _one_line_warnings() -> Iterator[None]:
+    """Within: each Python warning (a map stretched to the image, a prompt truncated) is one ``warning: ...`` line
+    on stderr, without the file, line number and source line; restored on exit."""
+    with warnings.catch_warnings():  # restores showwarning
+        warnings.showwarning = lambda message, *rest, **kw: print(f"warning: {message}", file=sys.stderr)
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     from automaps.errors import ModelNotAvailableError
@@ -102,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     try:
-        with sigterm_interrupts():  # SIGTERM unwinds like Ctrl-C: the temporary file is removed
+        with sigterm_interrupts(), _one_line_warnings():  # SIGTERM unwinds like Ctrl-C: no temporary file left
             run(args)
     except KeyboardInterrupt as error:
         terminated = isinstance(error, Terminated)

@@ -126,3 +126,22 @@ def test_each_problem_is_one_line(picture, tmp_path, tiny_folders, capfd, monkey
     assert len(lines) == 2, err[:2000]
     assert lines[0].startswith("warning: change_map: size 64x40 has another aspect ratio")
     assert lines[1].startswith("warning: prompt: ") and "truncated" in lines[1] and len(lines[1]) < 200
+
+
+def test_diffdiff_cli_warns_in_one_line(picture, tmp_path, tiny_folders, capfd, monkeypatch):
+    import warnings
+
+    import numpy as np
+    from PIL import Image
+
+    from diffdiff.__main__ import main
+
+    monkeypatch.setattr(warnings, "filters", [("always", None, Warning, None, 0)])
+    Image.fromarray(np.full((40, 64), 255, np.uint8)).save(tmp_path / "map.png")  # another aspect ratio
+    model = str(tiny_folders["sd"])
+    capfd.readouterr()
+    assert main([str(picture), "a stormy sky", "--map", str(tmp_path / "map.png"), "-o", str(tmp_path / "o.png"),
+                 "--model", model, "--steps", "2", "--negative-prompt", "blurry", "--dtype", "float32"]) == 0
+    warned = [line for line in capfd.readouterr().err.splitlines() if "aspect ratio" in line]
+    assert len(warned) == 1 and warned[0].startswith("warning: change_map: size 64x40"), warned
+    assert ".py:" not in warned[0]
