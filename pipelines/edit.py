@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from automaps import ChangeMap, ops
+from automaps.hub import quiet_libraries
 from automaps.plan_types import PHRASE_GENERATORS, EditPlan
 from pipelines.checks import check_arguments, check_model, warn_if_truncated
 from pipelines.crop import CropBox, choose_crop, crop_work_size, native_resolution
@@ -247,8 +248,9 @@ def edit(
     timings["plan"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    change, plan, model_name = _resolve_map(source, alpha, plan, model, change_map, invert_map, map_models, device,
-                                            max_megapixels, release_map_models)
+    with quiet_libraries(progress=None if progress else False):  # progress=False: map models load without bars
+        change, plan, model_name = _resolve_map(source, alpha, plan, model, change_map, invert_map, map_models,
+                                                device, max_megapixels, release_map_models)
     timings["map"] = time.perf_counter() - clock
 
     seed = secrets.randbelow(2**31) if seed is None else int(seed)  # numpy integers: manual_seed takes int only

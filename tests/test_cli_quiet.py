@@ -145,3 +145,14 @@ def test_diffdiff_cli_warns_in_one_line(picture, tmp_path, tiny_folders, capfd, 
     warned = [line for line in capfd.readouterr().err.splitlines() if "aspect ratio" in line]
     assert len(warned) == 1 and warned[0].startswith("warning: change_map: size 64x40"), warned
     assert ".py:" not in warned[0]
+
+
+def test_api_edit_without_progress_prints_nothing(picture, tiny_folders, map_models, capfd):
+    from pipelines import edit
+
+    model, clipseg = str(tiny_folders["sd"]), map_models["clipseg"]
+    capfd.readouterr()
+    result = edit(picture, "make the sky stormy", model=model, map_models={"clipseg": clipseg}, steps=2, seed=1,
+                  scheduler="ddim", torch_dtype="float32", progress=False)  # ddim: a fresh load, not the cache
+    assert result.image.size == (64, 64)
+    assert capfd.readouterr() == ("", ""), "no loading bars, torchvision fallbacks or float32-modules notices"
