@@ -39,16 +39,6 @@ def _key_values(pairs: list[str] | None, option: str) -> dict[str, str]:
     return result
 
 
-def _check_output(path: Path, inputs: list[Path], overwrite: bool, option: str = "output") -> None:
-    if not path.parent.is_dir():
-        raise UsageError(f"{option}: folder does not exist: {path.parent}")
-    if not overwrite and any(path.resolve() == p.resolve() for p in inputs):
-        raise UsageError(f"{option}: refusing to overwrite an input file (pass --overwrite)")
-    from automaps.io import check_writable
-
-    check_writable(path, name=option)  # now, not after minutes of diffusion
-
-
 def _save_image(image, path: Path, option: str = "output") -> None:
     from pipelines.images import save_image
 
@@ -361,7 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="larger images are edited at this size and restored through the map (0: no limit)")
     edit.add_argument("--map-model", action="append", metavar="NAME=ID_OR_FOLDER",
                       help="clipseg, detector, segmenter or depth model (repeatable)")
-    edit.add_argument("--overwrite", action="store_true", help="allow writing over an input file")
+    edit.add_argument("--overwrite", action="store_true",
+                      help="accepted for old scripts: outputs are replaced atomically, inputs never overwritten")
     edit.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     edit.set_defaults(run=cmd_edit)
 
@@ -381,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     make_map.add_argument("--device", help="diffedit: cpu, cuda, mps (default: best available)")
     make_map.add_argument("--preview", type=Path, help="also write the map tinted over the image here")
     make_map.add_argument("--map-model", action="append", metavar="NAME=ID_OR_FOLDER")
-    make_map.add_argument("--overwrite", action="store_true")
+    make_map.add_argument("--overwrite", action="store_true",
+                          help="accepted for old scripts: outputs are replaced atomically, inputs never overwritten")
     _add_map_operation_flags(make_map)
     make_map.set_defaults(run=cmd_map)
 
