@@ -190,7 +190,7 @@ def edit(
     device: str | None = None,
     torch_dtype: Any = None,
     stages: Mapping[str, Any] | None = None,
-    release_map_models: bool = True,
+    release_map_models: bool = False,
     progress: bool = True,
 ) -> EditResult:
     """Edit ``image`` as ``instruction`` says, with no hand-painted mask.
@@ -222,7 +222,9 @@ def edit(
         scheduler, device, torch_dtype: for a model loaded here.
         stages: the family's extra stages for a model loaded here, ``{"refiner" | "prior" | "stage2" |
             "stage3": id_or_folder}`` (see ``DifferentialEditor.from_pretrained``).
-        release_map_models: free the map models before diffusion (peak memory = the larger stage).
+        release_map_models: drop the map models before diffusion (peak memory = the larger stage). By default
+            they stay cached, moved off the accelerator, so chained edits (``then``) reload nothing; they are
+            dropped anyway when less than a quarter of the machine's memory is available.
         progress: show progress bars.
 
     Returns:
@@ -330,17 +332,20 @@ def _resolve_map(source: Image.Image, alpha: Image.Image | None, plan: EditPlan,
 
 def _planned_map(source: Image.Image, plan: EditPlan, map_models: Mapping[str, str | None] | None,
                  device: str | None, max_megapixels: float | None, release_map_models: bool) -> ChangeMap:
-    """The plan's map, made within the pixel budget and brought to the image's size; the map models are freed
-    afterwards when ``release_map_models`` (peak memory = the larger stage)."""
+    """The plan's map, made within the pixel budget and brought to the image's size. The map models then stay
+    cached for the next edit (moved off an accelerator first, so diffusion has its memory); they are dropped when
+    ``release_map_models`` is set or the machine is short of memory (peak memory = the larger stage)."""
     work_size = budget_size(source.size, max_megapixels)
     work = source if work_size == source.size else source.resize(work_size, Image.Resampling.LANCZOS)
     change = map_from_plan(work, plan, map_models, device="cpu" if device is None else str(device))
     if change.size != source.size:
         change = ops.resize(change, size=source.size)
-    if release_map_models:
-        from automaps.generators import release
+    from automaps.generators.loading import memory_is_short, offload, release
 
+    if release_map_models or memory_is_short():
         release()
+    else:
+        offload("cpu")
     return change
 
 

@@ -3,7 +3,8 @@
 Every model generator loads through :func:`load`; nothing else in :mod:`automaps.generators` calls
 ``from_pretrained``. A hub id or a local folder is accepted. Loaded pairs are cached per
 (class, id, revision, device, dtype) so that answering many phrases, or many images, loads a model once;
-:func:`release` drops them (call it before diffusion to free memory).
+:func:`offload` moves them off an accelerator without forgetting them (what ``pipelines.edit`` does before
+diffusion, so chained edits reload nothing) and :func:`release` drops them (when memory is short, or asked).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from automaps.hub import local_only, not_available, quiet_libraries, resolve_dty
 
 # ModelNotAvailableError (automaps.errors) and resolve_dtype (automaps.hub) are re-exported: the generators'
 # modules and their users import them from here.
-__all__ = ["ModelNotAvailableError", "cached", "device_params", "load", "release", "resolve_dtype"]
+__all__ = ["ModelNotAvailableError", "cached", "device_params", "load", "memory_is_short", "offload", "release",
+           "resolve_dtype"]
 
 # (model class, processor class, id or absolute folder, revision, device, dtype) -> (model, processor)
 _CACHE: dict[tuple[str, str, str, str | None, str, str], tuple[Any, Any]] = {}
@@ -60,7 +62,10 @@ def load(
     key = (_qualname(model_class), _qualname(processor_class), name, rev, str(device), str(torch_dtype))
     with _LOCK:
         if key in _CACHE:
-            return _CACHE[key]
+            model, processor = _CACHE[key]
+            if _device_of(model) != str(device):
+                model.to(device)  # offloaded meanwhile (see offload): back to where it was asked for
+            return model, processor
 
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 
@@ -92,6 +97,50 @@ def cached() -> list[tuple[str, str | None, str, str]]:
         return [k[2:] for k in _CACHE]
 
 
+def _device_of(model: Any) -> str:
+    parameter = next(iter(model.parameters()), None)
+    return "cpu" if parameter is None else str(parameter.device)
+
+
+def offload(device: str = "cpu") -> int:
+    """Move every cached model that is elsewhere to ``device`` (default: the CPU), keeping it cached.
+
+    Frees accelerator memory for diffusion without losing the models: the next :func:`load` with the original
+    arguments moves the model back instead of reading it from disk again.
+
+    Returns:
+        How many models were moved.
+    """
+    with _LOCK:
+        moving = [model for model, _ in _CACHE.values() if _device_of(model) != device]
+    for model in moving:
+        model.to(device)
+    if moving and not device.startswith("cuda"):
+        _empty_accelerator_cache()
+    return len(moving)
+
+
+def memory_is_short(fraction: float = 0.25) -> bool:
+    """Whether less than ``fraction`` of the machine's memory is available (Linux ``MemAvailable``); ``False``
+    where that cannot be read."""
+    try:
+        with open("/proc/meminfo") as handle:
+            info = {line.split(":")[0]: int(line.split()[1]) for line in handle if line.split()}
+        return info["MemAvailable"] < fraction * info["MemTotal"]
+    except (OSError, KeyError, ValueError, IndexError):
+        return False
+
+
+def _empty_accelerator_cache() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+
+
 def release(id: str | os.PathLike[str] | None = None) -> int:
     """Drop cached models so their memory can be reclaimed (e.g. before running diffusion).
 
@@ -114,13 +163,7 @@ def release(id: str | os.PathLike[str] | None = None) -> int:
             del _CACHE[k]
     if keys:
         gc.collect()
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except ImportError:  # pragma: no cover - torch is a dependency
-            pass
+        _empty_accelerator_cache()
     return len(keys)
 
 
