@@ -41,7 +41,9 @@ _OPENRAIL_PP = "CreativeML Open RAIL++-M"
 # arguments of DifferentialEditor.from_pretrained (refiner=, prior=, stage2=, stage3=).
 DEFAULT_MODELS: dict[str, dict[str, ModelSpec]] = {
     "sd": {
-        "main": ModelSpec("stable-diffusion-v1-5/stable-diffusion-v1-5", "main", _OPENRAIL),
+        "main": ModelSpec("stable-diffusion-v1-5/stable-diffusion-v1-5", "main", _OPENRAIL,
+                          note="its PNDM scheduler runs k+1 UNet calls in img2img below strength 1 "
+                               "(one timestep repeats); scheduler='euler' runs k"),
     },
     "sdxl": {
         "main": ModelSpec("stabilityai/stable-diffusion-xl-base-1.0", "main", _OPENRAIL_PP),

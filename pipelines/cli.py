@@ -161,8 +161,8 @@ def cmd_map(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}: {change.provenance}", file=sys.stderr)
 
 
-def model_rows() -> list[tuple[str, str, str, str]]:
-    """``(kind, name, model id, license)`` of every default model: each registered diffusion family's
+def model_rows() -> list[tuple[str, str, str, str, str]]:
+    """``(kind, name, model id, license, note)`` of every default model: each registered diffusion family's
     checkpoints and extra stages (``diffdiff.models``), the ``--model`` aliases, then the map generators'."""
     from automaps.generators import list_generators
     from diffdiff.families import FAMILIES
@@ -173,18 +173,20 @@ def model_rows() -> list[tuple[str, str, str, str]]:
     for family in FAMILIES:
         for role, spec in DEFAULT_MODELS.get(family, {}).items():
             licence = spec.license + (" (gated)" if spec.gated else "")
-            rows.append(("diffusion", family if role == "main" else f"{family}:{role}", spec.model_id, licence))
-    rows += [("alias", alias, model_id, "") for alias, model_id in MODEL_ALIASES.items()]
-    rows += [("map", spec.name, spec.default_model, spec.license) for spec in list_generators() if spec.default_model]
-    rows += [("map", "grounded:segmenter", "facebook/sam-vit-base", "Apache-2.0")]
+            name = family if role == "main" else f"{family}:{role}"
+            rows.append(("diffusion", name, spec.model_id, licence, spec.note))
+    rows += [("alias", alias, model_id, "", "") for alias, model_id in MODEL_ALIASES.items()]
+    rows += [("map", spec.name, spec.default_model, spec.license, "") for spec in list_generators()
+             if spec.default_model]
+    rows += [("map", "grounded:segmenter", "facebook/sam-vit-base", "Apache-2.0", "")]
     return rows
 
 
 def cmd_models(args: argparse.Namespace) -> None:
-    print(f"{'kind':10} {'name':24} {'model':50} {'cached':7} {'license':40} download")
-    for kind, name, model_id, licence in model_rows():
+    print(f"{'kind':10} {'name':24} {'model':50} {'cached':7} {'license':44} {'download':64} note")
+    for kind, name, model_id, licence, note in model_rows():
         cached = "yes" if _is_cached(model_id) else "no"
-        print(f"{kind:10} {name:24} {model_id:50} {cached:7} {licence:40} hf download {model_id}")
+        print(f"{kind:10} {name:24} {model_id:50} {cached:7} {licence:44} {'hf download ' + model_id:64} {note}")
 
 
 TINY_MAP_MODELS = {"clipseg": "save_tiny_clipseg", "detector": "save_tiny_grounding_dino",

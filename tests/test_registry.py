@@ -52,7 +52,7 @@ def test_every_family_has_defaults_a_tiny_editor_and_a_models_row(family):
     for case in cases:
         assert case.main in TINY_FAMILIES and set(case.extras.values()) <= set(TINY_FAMILIES)
         assert set(case.extras) <= set(adapter.extra_classes)
-    listed = {name for kind, name, _, _ in model_rows() if kind == "diffusion"}
+    listed = {row[1] for row in model_rows() if row[0] == "diffusion"}
     assert family in listed
     assert {f"{family}:{role}" for role in DEFAULT_MODELS[family] if role != "main"} <= listed
 
@@ -63,3 +63,8 @@ def test_extra_stages_are_editor_attributes(editors):
     assert editor.refiner is None  # another family's role reads as absent, not as an error
     with pytest.raises(AttributeError):
         _ = editor.no_such_stage
+
+
+def test_models_lists_the_pndm_extra_call():
+    notes = {row[1]: row[4] for row in model_rows()}
+    assert "k+1" in notes["sd"]
