@@ -67,12 +67,12 @@ def predict_noise(
     adapter, pipe = editor.adapter, editor.pipe
     if guidance_scale is None:
         guidance_scale = adapter.probe_guidance(pipe)
+    request, plan = _probe_plan(editor, image, strength, num_inference_steps, guidance_scale)
     unique = list(dict.fromkeys(prompts))
     embeds = adapter.prompt_kwargs(pipe, unique)
     if embeds is None:
         return _predict_noise_per_call(editor, image, prompts, strength=strength, n_draws=n_draws, seed=seed,
                                        num_inference_steps=num_inference_steps, guidance_scale=guidance_scale)
-    request, plan = _probe_plan(editor, image, strength, num_inference_steps, guidance_scale)
     encoded = adapter.encoder_output(pipe, adapter.to_model_pixels(pipe, request, plan.size))
     x0, generators = [], []
     for draw in range(n_draws):
