@@ -28,7 +28,7 @@ from diffdiff.loading import read_model_index
 from diffdiff.models import ModelSpec
 from diffdiff.noise import seeded_generator
 from diffdiff.schedulers import make_scheduler
-from diffdiff.stages import DifferentialOutput, EditRequest
+from diffdiff.stages import DifferentialOutput, EditRequest, select
 
 __all__ = ["DifferentialEditor", "DifferentialOutput"]
 
@@ -252,7 +252,22 @@ class DifferentialEditor:
             skip_idle_steps=skip_idle_steps, callback=callback_on_step_end, pipeline_kwargs=pipeline_kwargs,
             refiner_start=refiner_start,
         )
-        return _finish(self._family.edit(self, request), request, output_type, preserve_unchanged)
+        return self._edit_active(request, output_type, preserve_unchanged)
+
+    def _edit_active(self, request: EditRequest, output_type: str, preserve_unchanged: bool) -> DifferentialOutput:
+        """Run the family on the images that have something to change; an all-kept image of a batch is its
+        own result, so it is neither encoded nor denoised (for ``"latent"`` every image is encoded: its
+        latents are the result)."""
+        active = [i for i in range(request.change.shape[0]) if bool(request.change[i].max() > 0)]
+        if output_type == "latent" or not 0 < len(active) < request.change.shape[0]:
+            return _finish(self._family.edit(self, request), request, output_type, preserve_unchanged)
+        part = select(request, active)
+        result = _finish(self._family.edit(self, part), part, "pt", preserve_unchanged)
+        images = request.pixels.clone()
+        images[active] = result.images
+        change = result.change.new_zeros((request.change.shape[0], *result.change.shape[1:]))
+        change[active] = result.change
+        return DifferentialOutput(to_output(images, output_type), change, result.steps_run, result.strength)
 
     def _check_call(self, n_steps: Any, n_images: Any, output_type: Any, refiner_start: Any,
                     pipeline_kwargs: dict[str, Any], guidance_scale: Any = None, **switches: Any) -> None:

@@ -7,6 +7,7 @@ multi-stage families (SDXL + refiner, DeepFloyd IF) chain :func:`run_stage` call
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,8 @@ from diffdiff.core import area_resample, free_steps, start_positions, strength_f
 from diffdiff.hook import DifferentialStep
 from diffdiff.noise import draw_like_pipeline
 
-__all__ = ["DifferentialOutput", "EditRequest", "StagePlan", "StageRun", "plan_stage", "resize_pixels", "run_stage"]
+__all__ = ["DifferentialOutput", "EditRequest", "StagePlan", "StageRun", "plan_stage", "resize_pixels", "run_stage",
+           "select"]
 
 
 @dataclass
@@ -138,6 +140,22 @@ class StageRun:
     size: tuple[int, int] = (0, 0)
     conditioning: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def select(request: EditRequest, indices: list[int]) -> EditRequest:
+    """The request restricted to the output images ``indices`` (their pixels, source, map, prompts and
+    generators), for running only the images that have something free."""
+    source = request.source
+    source = [source[i] for i in indices] if isinstance(source, list) else source[indices]
+    generator = request.generator
+    if isinstance(generator, list):
+        generator = [generator[i] for i in indices]
+    negatives = request.negative_prompts
+    return dataclasses.replace(
+        request, pixels=request.pixels[indices], source=source, change=request.change[indices],
+        prompts=[request.prompts[i] for i in indices], generator=generator,
+        negative_prompts=None if negatives is None else [negatives[i] for i in indices],
+    )
 
 
 def resize_pixels(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

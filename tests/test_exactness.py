@@ -100,3 +100,23 @@ def test_every_family_edits_odd_sizes(editors, name, size):
     kept = change.numpy() == 0
     assert np.array_equal(after[kept], before[kept]), "pixels with m = 0 must be the input's"
     assert not np.array_equal(after[~kept], before[~kept])
+
+
+@pytest.mark.parametrize("name", ["sd", "flux", "kandinsky"])
+def test_an_all_kept_image_of_a_batch_is_neither_encoded_nor_denoised(editors, name):
+    """Avoidable fixed cost: the kept image is its own result; the other equals its single run."""
+    editor = editors(name)
+    images = torch.cat([make_image(seed=1), make_image(seed=2)])
+    maps = [torch.full((64, 64), 0.6), torch.zeros(64, 64)]
+    vae = editor.pipe.vae if getattr(editor.pipe, "vae", None) is not None else editor.pipe.movq
+    batches: list[int] = []
+    handle = vae.encoder.register_forward_pre_hook(lambda module, args: batches.append(args[0].shape[0]))
+    try:
+        out = editor(images, PROMPT, maps, num_inference_steps=4, generator=[gen(5), gen(6)], output_type="pt")
+    finally:
+        handle.remove()
+    assert batches and set(batches) == {1}, "only the image with something free is encoded"
+    assert torch.equal(out.images[1], images[1])
+    alone = editor(images[:1], PROMPT, maps[0], num_inference_steps=4, generator=[gen(5)], output_type="pt")
+    torch.testing.assert_close(out.images[0], alone.images[0], rtol=0, atol=1e-6)
+    assert out.change.shape[0] == 2 and out.change[1].max() == 0
