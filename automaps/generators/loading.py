@@ -62,10 +62,10 @@ def load(
     key = (_qualname(model_class), _qualname(processor_class), name, rev, str(device), str(torch_dtype))
     with _LOCK:
         if key in _CACHE:
-            model, processor = _CACHE[key]
+            model = _CACHE[key][0]
             if _device_of(model) != str(device):
                 model.to(device)  # offloaded meanwhile (see offload): back to where it was asked for
-            return model, processor
+            return _CACHE[key]
 
     from huggingface_hub.errors import HfHubHTTPError, HFValidationError
 
