@@ -15,7 +15,7 @@ have no ``callback_on_step_end``) keep the slower generic path, one editor call 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
@@ -141,7 +141,7 @@ def _copy(generator: torch.Generator) -> torch.Generator:
 class _Stop:
     """A step callback that interrupts the loop after its first step (diffusers' own flag)."""
 
-    tensor_inputs: list[str] = []
+    tensor_inputs: ClassVar[list[str]] = []
 
     def __call__(self, pipe, step_index, timestep, callback_kwargs):
         pipe._interrupt = True  # the remaining steps are skipped
