@@ -12,7 +12,8 @@ import torch
 from diffdiff.core import Rounding
 from diffdiff.stages import DifferentialOutput, EditRequest, StageRun, plan_stage, run_stage
 
-__all__ = ["COMMON_RESERVED", "Family", "StageRun", "image_size", "posterior_sample", "vae_latents", "vae_posterior"]
+__all__ = ["COMMON_RESERVED", "Family", "ShiftedLatents", "StageRun", "image_size", "posterior_sample", "vae_latents",
+           "vae_posterior"]
 
 COMMON_RESERVED = frozenset({"image", "strength", "latents", "callback_on_step_end_tensor_inputs", "height", "width",
                              "num_images_per_prompt"})
@@ -280,3 +281,15 @@ class Family:
         images = run_stage(self, pipe, request, plan, x0, self.pipeline_image(pipe, request, plan.size, x0),
                            output_type=request.output_type, conditioning=self.condition(editor, request))
         return DifferentialOutput(images, plan.change, plan.k_run, plan.strength)
+
+
+class ShiftedLatents:
+    """Probe encoding for flow-matching families whose latents are a VAE posterior sample, shifted, then
+    scaled (SD3, Flux): the encoder runs once, each generator draws its own sample from it."""
+
+    def encoder_output(self, pipe, pixels: torch.Tensor) -> Any:
+        return vae_posterior(pipe, pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe)))
+
+    def sample_latents(self, pipe, encoded: Any, generator: torch.Generator) -> torch.Tensor:
+        config = pipe.vae.config
+        return (posterior_sample(encoded, generator) - config.shift_factor) * config.scaling_factor

@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from diffdiff.families.base import Family, posterior_sample, vae_posterior
+from diffdiff.families.base import Family, ShiftedLatents
 
 
-class Flux(Family):
+class Flux(ShiftedLatents, Family):
     """FLUX.1 [dev] / [schnell] through ``FluxImg2ImgPipeline``."""
 
     name = "flux"
@@ -38,14 +38,6 @@ class Flux(Family):
         # The pipeline's own encoder: a posterior sample per image, shifted, then scaled.
         pixels = pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe))
         return pipe._encode_vae_image(image=pixels, generator=generator)
-
-    def encoder_output(self, pipe, pixels: torch.Tensor) -> Any:
-        return vae_posterior(pipe, pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe)))
-
-    def sample_latents(self, pipe, encoded: Any, generator: torch.Generator) -> torch.Tensor:
-        # The rest of _encode_vae_image for one generator: the draw, shifted, then scaled.
-        config = pipe.vae.config
-        return (posterior_sample(encoded, generator) - config.shift_factor) * config.scaling_factor
 
     def prompt_kwargs(self, pipe, prompts: list[str]) -> dict[str, torch.Tensor]:
         # Flux has no unconditional branch: encode_prompt returns (embeds, pooled, text ids).

@@ -11,10 +11,10 @@ from typing import Any
 
 import torch
 
-from diffdiff.families.base import Family, posterior_sample, vae_latents, vae_posterior
+from diffdiff.families.base import Family, ShiftedLatents, vae_latents
 
 
-class StableDiffusion3(Family):
+class StableDiffusion3(ShiftedLatents, Family):
     """SD3 / SD3.5 through ``StableDiffusion3Img2ImgPipeline``."""
 
     name = "sd3"
@@ -39,13 +39,6 @@ class StableDiffusion3(Family):
         pixels = pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe))
         config = pipe.vae.config
         return (vae_latents(pipe, pixels, generator) - config.shift_factor) * config.scaling_factor
-
-    def encoder_output(self, pipe, pixels: torch.Tensor) -> Any:
-        return vae_posterior(pipe, pixels.to(device=pipe._execution_device, dtype=self.latent_dtype(pipe)))
-
-    def sample_latents(self, pipe, encoded: Any, generator: torch.Generator) -> torch.Tensor:
-        config = pipe.vae.config
-        return (posterior_sample(encoded, generator) - config.shift_factor) * config.scaling_factor
 
     def prompt_kwargs(self, pipe, prompts: list[str]) -> dict[str, torch.Tensor]:
         # encode_prompt without classifier-free guidance returns (embeds, None, pooled, None).
