@@ -103,9 +103,9 @@ def full_size_sd15() -> DifferentialEditor:
 
 def tiny_cases(repeats: int) -> list[Case]:
     """One row per tiny editor every family registers."""
-    from diffdiff.tiny import TINY_EDITORS
+    from diffdiff.tiny import generic_cases
 
-    return [Case(f"{name} (tiny)", tiny_editor(name), 64, 10, repeats) for name in TINY_EDITORS]
+    return [Case(f"{name} (tiny)", tiny_editor(name), 64, 10, repeats) for name in generic_cases()]
 
 
 FULL_CASES: list[Case] = [

@@ -21,9 +21,9 @@ from diffdiff.reference import step_networks, stock_img2img
 from diffdiff.schedulers import renoise
 
 # editor name (conftest.EDITOR_PARTS or a tiny family) -> family
-from diffdiff.tiny import TINY_EDITORS
+from diffdiff.tiny import TINY_EDITORS, generic_cases
 
-CASES = {name: case.family for name, case in TINY_EDITORS.items()}  # tiny editor -> family it must be read as
+CASES = {name: case.family for name, case in generic_cases().items()}  # tiny editor -> family it must be read as
 N_STEPS = 6  # short schedules keep the suite fast; every rounding case below still occurs
 PROMPT = "a red fox in the snow"
 BATCH_ATOL = 5e-4  # batched CPU kernels round differently from single ones

@@ -12,10 +12,10 @@ from scipy.stats import spearmanr
 from diffdiff.core import free_steps, start_positions
 from diffdiff.families import FAMILIES as ADAPTERS
 from diffdiff.schedulers import renoise
-from diffdiff.tiny import TINY_EDITORS
+from diffdiff.tiny import generic_cases
 
 # Every registered tiny editor whose family takes the discrete schedulers of diffdiff.schedulers (SD, SDXL).
-FAMILIES = [name for name, case in TINY_EDITORS.items() if ADAPTERS[case.family].discrete_schedulers]
+FAMILIES = [name for name, case in generic_cases().items() if ADAPTERS[case.family].discrete_schedulers]
 SCHEDULERS = ["euler", "ddim", "dpm++2m", "heun", "pndm"]
 N_STEPS = 10
 PROMPT = "a red fox in the snow"

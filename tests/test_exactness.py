@@ -13,10 +13,10 @@ from PIL import Image
 
 from diffdiff.core import steps_for_strength
 from diffdiff.reference import stock_img2img
-from diffdiff.tiny import TINY_EDITORS
+from diffdiff.tiny import TINY_EDITORS, generic_cases
 
 PROMPT = "a red fox in the snow"
-CASES = list(TINY_EDITORS)
+CASES = list(generic_cases())
 ODD_SIZES = [(67, 45), (100, 75), (171, 256)]  # width x height
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "TINY_FAMILIES",
     "TinyEditor",
     "build_tiny_pipeline",
+    "generic_cases",
     "register_tiny",
     "save_tiny_pipeline",
     "tiny_editor",
@@ -44,12 +45,16 @@ class TinyEditor:
         family: the family adapter's name it must be read as (``"deepfloyd_if"``).
         main: the tiny pipeline ``DifferentialEditor.from_pretrained`` loads.
         extras: extra-stage keyword -> tiny pipeline name (``{"stage2": "if-2"}``).
+        requires: call arguments the editor cannot run without (a ControlNet's ``control_image``): the
+            family-generic tests, which call ``editor(image, prompt, change_map)``, leave such cases to
+            their own tests (see :func:`generic_cases`).
     """
 
     name: str
     family: str
     main: str
     extras: dict[str, str] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
 
 
 TINY_EDITORS: dict[str, TinyEditor] = {}
@@ -62,10 +67,17 @@ def register_tiny(name: str, builder: Callable) -> Callable:
     return builder
 
 
-def tiny_editor(name: str, family: str, main: str, **extras: str) -> TinyEditor:
-    """Register a tiny editor case: ``family``'s adapter driving tiny pipeline ``main`` with ``extras``."""
-    TINY_EDITORS[name] = TinyEditor(name, family, main, dict(extras))
+def tiny_editor(name: str, family: str, main: str, requires: tuple[str, ...] = (), **extras: str) -> TinyEditor:
+    """Register a tiny editor case: ``family``'s adapter driving tiny pipeline ``main`` with ``extras``
+    (``requires``: call arguments it cannot run without, see :class:`TinyEditor`)."""
+    TINY_EDITORS[name] = TinyEditor(name, family, main, dict(extras), tuple(requires))
     return TINY_EDITORS[name]
+
+
+def generic_cases() -> dict[str, TinyEditor]:
+    """The tiny editor cases that run with ``editor(image, prompt, change_map)`` alone (no ``requires``):
+    the ones the family-generic tests and benchmarks iterate over."""
+    return {name: case for name, case in TINY_EDITORS.items() if not case.requires}
 
 
 def build_tiny_pipeline(name: str):
