@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from automaps.errors import UnsupportedPipelineError
 from automaps.hub import resolve_device, resolve_dtype
+from diffdiff.controlnet_loading import with_controlnet
 from diffdiff.core import steps_for_strength, typed_strength
 from diffdiff.families import FAMILIES, Family, family_for_class
 from diffdiff.families.base import COMMON_RESERVED
@@ -110,6 +111,8 @@ class DifferentialEditor:
                 (declared by its adapter, see :func:`extra_roles`): SDXL ``refiner=`` (finishes the
                 schedule); Kandinsky 2.2 ``prior=`` (``None`` loads ``kandinsky-community/kandinsky-2-2-prior``);
                 DeepFloyd IF ``stage2=`` (shares stage I's text encoder) and ``stage3=`` (the x4 upscaler).
+                ``controlnet=``: a ControlNet hub id, folder or loaded model, or a list of them (SD, SDXL,
+                Flux: drives the family's ControlNet img2img pipeline; calls then need ``control_image``).
                 The rest goes to diffusers' ``from_pretrained`` (``variant``, ...).
 
         Returns:
@@ -127,6 +130,8 @@ class DifferentialEditor:
         given = {role: kwargs.pop(role) for role in extra_roles() if role in kwargs}
         index = read_model_index(id_or_folder, revision=revision)
         family = family_for_class(index.get("_class_name", "<missing _class_name>"))
+        if (controlnet := kwargs.pop("controlnet", None)) is not None:  # its ControlNet variant drives it
+            family, kwargs = with_controlnet(family, controlnet, dtype, kwargs)
         _check_roles(family, given)
         pipe = family.load(id_or_folder, dtype=dtype, revision=revision, **kwargs)
         stages = {}

@@ -88,7 +88,7 @@ def build_tiny_pipeline(name: str):
             ``"kandinsky-prior"``, ``"if-1"``, ``"if-2"``, ``"x4-upscaler"``, ``"sd3"``, ``"flux"``).
 
     Returns:
-        The pipeline, in eval mode, fp32, on the CPU.
+        The pipeline (or, for a ControlNet name, the model), in eval mode, fp32, on the CPU.
 
     Raises:
         KeyError: for an unknown name.
@@ -96,10 +96,13 @@ def build_tiny_pipeline(name: str):
     if name not in TINY_FAMILIES:
         raise KeyError(f"name: unknown tiny pipeline {name!r}; expected one of {sorted(TINY_FAMILIES)}")
     pipe = TINY_FAMILIES[name]()
-    for module in pipe.components.values():
+    # A few builders make a single model (a ControlNet) rather than a pipeline: it saves the same way.
+    components = pipe.components.values() if hasattr(pipe, "components") else [pipe]
+    for module in components:
         if isinstance(module, torch.nn.Module):
             module.eval()
-    pipe.set_progress_bar_config(disable=True)
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
