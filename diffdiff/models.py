@@ -25,6 +25,7 @@ class ModelSpec:
         license: the license the checkpoint is published under.
         gated: the hub asks users to accept the license before downloading.
         note: what the license allows, in a few words.
+        weight: for a single-file checkpoint in a larger repository, its ``SUBFOLDER/FILE`` (an IP-Adapter's).
     """
 
     model_id: str
@@ -32,6 +33,7 @@ class ModelSpec:
     license: str
     gated: bool = False
     note: str = ""
+    weight: str = ""
 
 
 _OPENRAIL = "CreativeML Open RAIL-M"
@@ -44,10 +46,14 @@ DEFAULT_MODELS: dict[str, dict[str, ModelSpec]] = {
         "main": ModelSpec("stable-diffusion-v1-5/stable-diffusion-v1-5", "main", _OPENRAIL,
                           note="its PNDM scheduler runs k+1 UNet calls in img2img below strength 1 "
                                "(one timestep repeats); scheduler='euler' runs k"),
+        "ip_adapter": ModelSpec("h94/IP-Adapter", "main", "Apache-2.0", weight="models/ip-adapter_sd15.safetensors",
+                                note="IP-Adapter: models/ip-adapter_sd15.safetensors + models/image_encoder"),
     },
     "sdxl": {
         "main": ModelSpec("stabilityai/stable-diffusion-xl-base-1.0", "main", _OPENRAIL_PP),
         "refiner": ModelSpec("stabilityai/stable-diffusion-xl-refiner-1.0", "main", _OPENRAIL_PP),
+        "ip_adapter": ModelSpec("h94/IP-Adapter", "main", "Apache-2.0", weight="sdxl_models/ip-adapter_sdxl.safetensors",
+                                note="IP-Adapter: sdxl_models/ip-adapter_sdxl.safetensors + sdxl_models/image_encoder"),
     },
     "kandinsky": {
         "main": ModelSpec("kandinsky-community/kandinsky-2-2-decoder", "main", "Apache-2.0"),
@@ -70,6 +76,18 @@ DEFAULT_MODELS: dict[str, dict[str, ModelSpec]] = {
                           gated=True, note="gated; non-commercial use only"),
         "schnell": ModelSpec("black-forest-labs/FLUX.1-schnell", "main", "Apache-2.0"),
     },
+    "kontext": {
+        "main": ModelSpec("black-forest-labs/FLUX.1-Kontext-dev", "main", "FLUX.1 [dev] Non-Commercial License",
+                          gated=True, note="gated; non-commercial use only; instruction = prompt, original = context"),
+    },
+    "sd_inpaint": {
+        "main": ModelSpec("stable-diffusion-v1-5/stable-diffusion-inpainting", "main", _OPENRAIL,
+                          note="9-channel UNet; the mask it sees follows the map step by step"),
+    },
+    "sdxl_inpaint": {
+        "main": ModelSpec("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "main", _OPENRAIL_PP,
+                          note="9-channel UNet; the mask it sees follows the map step by step"),
+    },
 }
 
 
@@ -79,7 +97,7 @@ def default_model(family: str, role: str = "main") -> ModelSpec:
     Args:
         family: ``"sd"``, ``"sdxl"``, ``"kandinsky"``, ``"deepfloyd_if"``, ``"sd3"`` or ``"flux"``.
         role: ``"main"``, or an extra stage (``"refiner"``, ``"prior"``, ``"stage2"``, ``"stage3"``,
-            ``"schnell"``).
+            ``"schnell"``), or ``"ip_adapter"`` (the family's default IP-Adapter, ``weight`` naming its file).
 
     Raises:
         KeyError: an unknown family or role (the message lists the known ones).
