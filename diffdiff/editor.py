@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 from automaps.errors import UnsupportedPipelineError
 from automaps.hub import resolve_device, resolve_dtype
+from diffdiff.adapters import IPAdapterMethods, apply_lora, check_adapter_call, parse_lora
 from diffdiff.controlnet_loading import with_controlnet
 from diffdiff.core import steps_for_strength, typed_strength
 from diffdiff.families import FAMILIES, Family, family_for_class
@@ -41,7 +42,7 @@ def extra_roles() -> tuple[str, ...]:
     return tuple(dict.fromkeys(role for family in FAMILIES.values() for role in family.extra_classes))
 
 
-class DifferentialEditor:
+class DifferentialEditor(IPAdapterMethods):
     """Edit images with a per-pixel change map (1 = regenerate fully, 0 = keep).
 
     Build it with :meth:`from_pretrained` or :meth:`from_pipe`; call it like a pipeline.
@@ -113,6 +114,8 @@ class DifferentialEditor:
                 DeepFloyd IF ``stage2=`` (shares stage I's text encoder) and ``stage3=`` (the x4 upscaler).
                 ``controlnet=``: a ControlNet hub id, folder or loaded model, or a list of them (SD, SDXL,
                 Flux: drives the family's ControlNet img2img pipeline; calls then need ``control_image``).
+                ``lora=``: LoRA weights, ``[ID_OR_PATH or (ID_OR_PATH, scale), ...]``, loaded unfused through
+                ``load_lora_weights`` + ``set_adapters`` (peft: the ``lora`` extra; see ``diffdiff.adapters``).
                 The rest goes to diffusers' ``from_pretrained`` (``variant``, ...).
 
         Returns:
@@ -128,12 +131,14 @@ class DifferentialEditor:
         target = resolve_device(device)
         dtype = resolve_dtype(torch_dtype, target)
         given = {role: kwargs.pop(role) for role in extra_roles() if role in kwargs}
+        loras = parse_lora(kwargs.pop("lora", None))  # checked before any weights load
         index = read_model_index(id_or_folder, revision=revision)
         family = family_for_class(index.get("_class_name", "<missing _class_name>"))
         if (controlnet := kwargs.pop("controlnet", None)) is not None:  # its ControlNet variant drives it
             family, kwargs = with_controlnet(family, controlnet, dtype, kwargs)
         _check_roles(family, given)
         pipe = family.load(id_or_folder, dtype=dtype, revision=revision, **kwargs)
+        apply_lora(pipe, loras)
         stages = {}
         for role in family.extra_classes:
             value = given[role] if given.get(role) is not None else family.default_extra(role)
@@ -230,7 +235,8 @@ class DifferentialEditor:
                 ``False`` runs all ``N`` steps like the paper's reference code (for comparisons).
             callback_on_step_end: a user callback, called after the differential blend.
             **pipeline_kwargs: passed to the stock pipeline (``eta``, ``clip_skip``, ...; IF: stages I and II;
-                Kandinsky: ``prior_num_inference_steps`` and ``prior_guidance_scale`` go to the prior).
+                Kandinsky: ``prior_num_inference_steps`` and ``prior_guidance_scale`` go to the prior;
+                ``ip_adapter_image`` is required once :meth:`load_ip_adapter` has run).
 
         Returns:
             :class:`DifferentialOutput`; output images have the input's size.
@@ -280,6 +286,7 @@ class DifferentialEditor:
         reserved = (COMMON_RESERVED | self._family.reserved).intersection(pipeline_kwargs)
         if reserved:
             raise TypeError(f"{sorted(reserved)[0]}: set by the editor from the change map; do not pass it")
+        check_adapter_call(self, pipeline_kwargs)
         if not isinstance(n_steps, int) or isinstance(n_steps, bool) or n_steps < 1:
             raise ValueError(f"num_inference_steps: expected an integer >= 1, got {n_steps!r}")
         if not isinstance(n_images, int) or isinstance(n_images, bool) or n_images < 1:
@@ -301,6 +308,15 @@ class DifferentialEditor:
         from diffdiff.probe import predict_noise
 
         return predict_noise(self, image, prompts, **probe)
+
+    def edit_regions(self, image: Any, regions: list, *, background_prompt: str | None = None,
+                     **call: Any) -> DifferentialOutput:
+        """Several ``(prompt, change_map)`` regions in one pass: freedom follows the maximum of the maps, the
+        prediction at a cell combines the region prompts' by their weights there (one batched denoiser call
+        per step); see :func:`diffdiff.regions.edit_regions` for the arguments, the weights and the errors."""
+        from diffdiff.regions import edit_regions
+
+        return edit_regions(self, image, regions, background_prompt=background_prompt, **call)
 
 
 def _real(name: str, value: Any, lo: float, hi: float) -> float:

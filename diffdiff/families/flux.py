@@ -20,6 +20,7 @@ class Flux(ShiftedLatents, Family):
     """FLUX.1 [dev] / [schnell] through ``FluxImg2ImgPipeline``."""
 
     name = "flux"
+    regions = True  # edit_regions: prompt_kwargs feeds the transformer's text arguments
     img2img_class = "FluxImg2ImgPipeline"
     pipeline_classes = ("FluxPipeline", "FluxImg2ImgPipeline")
     rounding = "ceil"

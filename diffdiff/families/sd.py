@@ -18,6 +18,7 @@ class StableDiffusion(Family):
     """SD 1.x / 2.x through ``StableDiffusionImg2ImgPipeline``."""
 
     name = "sd"
+    regions = True  # edit_regions: prompt_kwargs feeds the UNet's text arguments
     img2img_class = "StableDiffusionImg2ImgPipeline"
     pipeline_classes = ("StableDiffusionPipeline", "StableDiffusionImg2ImgPipeline")
     discrete_schedulers = True
@@ -44,6 +45,7 @@ class StableDiffusionXL(Family):
     schedule: the base stops where the refiner's loop begins, with the same thresholds."""
 
     name = "sdxl"
+    regions = True  # edit_regions: with or without the refiner
     img2img_class = "StableDiffusionXLImg2ImgPipeline"
     pipeline_classes = ("StableDiffusionXLPipeline", "StableDiffusionXLImg2ImgPipeline")
     extra_classes: ClassVar[dict[str, tuple[str, ...]]] = {"refiner": pipeline_classes}

@@ -18,6 +18,7 @@ class StableDiffusion3(ShiftedLatents, Family):
     """SD3 / SD3.5 through ``StableDiffusion3Img2ImgPipeline``."""
 
     name = "sd3"
+    regions = True  # edit_regions: prompt_kwargs feeds the transformer's text arguments
     img2img_class = "StableDiffusion3Img2ImgPipeline"
     pipeline_classes = ("StableDiffusion3Pipeline", "StableDiffusion3Img2ImgPipeline")
     rounding = "ceil"
