@@ -52,7 +52,8 @@ DEFAULT_MODELS: dict[str, dict[str, ModelSpec]] = {
     "sdxl": {
         "main": ModelSpec("stabilityai/stable-diffusion-xl-base-1.0", "main", _OPENRAIL_PP),
         "refiner": ModelSpec("stabilityai/stable-diffusion-xl-refiner-1.0", "main", _OPENRAIL_PP),
-        "ip_adapter": ModelSpec("h94/IP-Adapter", "main", "Apache-2.0", weight="sdxl_models/ip-adapter_sdxl.safetensors",
+        "ip_adapter": ModelSpec("h94/IP-Adapter", "main", "Apache-2.0",
+                                weight="sdxl_models/ip-adapter_sdxl.safetensors",
                                 note="IP-Adapter: sdxl_models/ip-adapter_sdxl.safetensors + sdxl_models/image_encoder"),
     },
     "kandinsky": {
