@@ -106,7 +106,7 @@ ADJ = _w("red orange yellow green blue purple violet pink brown black white gray
          "evil fancy elegant strong weak fit slim skinny muscular chubby blonde blond brunette leather wood "
          "brick concrete steel iron crystal velvet silk denim lego chocolate black-and-white sepia colorful "
          "colourful anime cartoon pixelated blurred blurry smaller bigger larger taller shorter older "
-         "younger darker brighter lighter invisible visible asian african")
+         "younger darker brighter lighter invisible visible asian african grayscale greyscale")
 # Nouns whose endings look like adjectives (-y, -ic, -ed, -ive) to the suffix rules.
 NOT_ADJ = _w("party beauty puppy canopy poppy bunny penny balcony company candy teddy buddy comedy melody "
              "baby hobby lobby daisy galaxy energy kitty seabed flowerbed beehive mosaic comic music traffic "

@@ -13,13 +13,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["GENERATORS", "KINDS", "EditPlan", "Planner"]
+__all__ = ["GENERATORS", "KINDS", "PARTS", "WHERE", "EditPlan", "Planner"]
 
 KINDS: tuple[str, ...] = ("replace", "attribute", "add", "remove", "background", "global")
 """Edit kinds a plan may have."""
 
 GENERATORS: tuple[str, ...] = ("clipseg", "grounded", "auto", "saliency", "depth", "constant")
 """Map recipes a plan may name. "auto" lets the map layer pick grounded with a clipseg fallback."""
+
+WHERE: tuple[str, ...] = ("left", "right", "top", "bottom", "top left", "top right", "bottom left",
+                          "bottom right", "center", "background", "foreground")
+"""Positions a plan may record: the nine image positions (a `spatial` prior) and two depth ones (`depth`)."""
+
+PARTS: tuple[str, ...] = ("face", "head", "hair", "neck", "hands", "feet")
+"""Parts of a person or animal an accessory goes on ("sunglasses" -> "face", "a hat" -> "head")."""
 
 # Recipes that read `regions`: a plan naming one of them must give at least one phrase.
 PHRASE_GENERATORS: frozenset[str] = frozenset({"clipseg", "grounded", "auto"})
@@ -32,6 +39,23 @@ def _str_list(name: str, value: Any) -> list[str]:
     if not all(isinstance(v, str) for v in value):
         raise TypeError(f"{name}: every item must be a str")
     return list(value)
+
+
+_OPTIONAL: dict[str, Any] = {"parts": [], "where": None, "part": None}  # left out of to_dict() when unset
+
+
+def _parts(value: Any) -> list[EditPlan]:
+    # Parts arrive as plans or (from JSON) as dicts; a single part would just be the plan itself.
+    if isinstance(value, (str, dict)) or not isinstance(value, Sequence):
+        raise TypeError(f"parts: must be a list of EditPlan, got {type(value).__name__}")
+    parts = [EditPlan.from_dict(p) if isinstance(p, dict) else p for p in value]
+    if not all(isinstance(p, EditPlan) for p in parts):
+        raise TypeError("parts: every item must be an EditPlan (or its dict)")
+    if len(parts) == 1:
+        raise ValueError("parts: a single-part plan has parts == []; give two or more parts or none")
+    if any(p.parts for p in parts):
+        raise ValueError("parts: a part must not have parts of its own")
+    return parts
 
 
 @dataclass(frozen=True)
@@ -51,6 +75,16 @@ class EditPlan:
         invert_region: True when the map is 1 - region (a "background" edit: `regions` is the subject kept).
         depth_weighted: True when a whole-image change is weighted by depth (far changes more).
         notes: Human-readable remarks on how the plan was made.
+        parts: A compound instruction's single-region plans, one per region, each with its own prompt and
+            strength ("make the sky stormy and the grass yellow" -> two parts); `[]` for a single-part plan,
+            which is its own only part. Parts have no parts of their own; a compound plan's own fields hold
+            the merged edit (union of the regions, prompts joined) for callers that run one map.
+        where: Where in the picture the region is, one of `WHERE` ("the car on the left" -> "left"), or
+            None: the map is the region times a soft spatial prior, or weighted by depth for
+            "background"/"foreground".
+        part: The part of the region the edit lands on, one of `PARTS`, or None: "put sunglasses on the man"
+            -> regions ["man"], part "face". The map builder segments "man's face" and falls back to the
+            whole "man" when the part's map comes back empty.
     """
 
     instruction: str
@@ -65,6 +99,9 @@ class EditPlan:
     invert_region: bool = False
     depth_weighted: bool = False
     notes: list[str] = field(default_factory=list)
+    parts: list[EditPlan] = field(default_factory=list)
+    where: str | None = None
+    part: str | None = None
 
     def __post_init__(self) -> None:
         # Frozen: normalise through object.__setattr__; copies so a caller's list cannot alias the plan.
@@ -94,15 +131,33 @@ class EditPlan:
                 raise TypeError(f"{name}: must be a bool")
         if self.generator in PHRASE_GENERATORS and not self.regions:
             raise ValueError(f"regions: generator {self.generator!r} needs at least one phrase")
+        if self.where is not None and self.where not in WHERE:
+            raise ValueError(f"where: must be None or one of {WHERE}, got {self.where!r}")
+        if self.part is not None and (self.part not in PARTS or len(self.regions) != 1):
+            raise ValueError(f"part: must be None or one of {PARTS} of a plan with one region, got {self.part!r}")
+        object.__setattr__(self, "parts", _parts(self.parts))
+
+    @property
+    def all_parts(self) -> list[EditPlan]:
+        """The plan's parts, or `[self]` for a single-part plan: what a regional edit runs, one region each."""
+        return list(self.parts) or [self]
 
     def to_dict(self) -> dict[str, Any]:
         """Returns the plan as a JSON-able dict (lists, not tuples), one key per field.
+
+        `parts`, `where` and `part` appear only when set (a compound plan, a position, a part), so a plain
+        plan's dict is what it was before they existed; `from_dict` gives them their defaults back.
 
         Example:
             >>> EditPlan("blur it", "global", [], [], "a blurry photo", 0.5, "constant").to_dict()["kind"]
             'global'
         """
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data["parts"] = [part.to_dict() for part in self.parts]
+        for name, empty in _OPTIONAL.items():
+            if data[name] == empty:
+                del data[name]
+        return data
 
     def to_json(self) -> str:
         """Returns the plan as a JSON object string (`json.loads` gives back `to_dict()`)."""

@@ -11,6 +11,7 @@ whole-image edit. What it cannot read becomes a global edit with a note. Pure, n
 from __future__ import annotations
 
 from automaps import plan_lexicon as lex
+from automaps.plan_compound import merge_parts, split_clauses
 from automaps.plan_grammar import (
     Cursor,
     NounPhrase,
@@ -25,7 +26,10 @@ from automaps.plan_grammar import (
     people,
     skip_pps,
 )
+from automaps.plan_parts import part_of
 from automaps.plan_types import EditPlan, Planner
+from automaps.plan_typos import correct_typos
+from automaps.plan_where import extract_where, keep_clauses
 
 __all__ = ["EditPlan", "Planner", "plan"]
 
@@ -362,7 +366,20 @@ def plan(instruction: str) -> EditPlan:
         raise TypeError(f"instruction: must be a str, got {type(instruction).__name__}")
     if not instruction.strip():
         raise ValueError("instruction: must be a non-empty string")
-    toks, negatives, notes = normalise(instruction)
+    text, kept = keep_clauses(instruction)
+    toks, negatives, notes = normalise(text)
+    toks, typos = correct_typos(toks)
+    negatives, notes = list(dict.fromkeys([*kept, *negatives])), [*notes, *typos]
+    clauses = split_clauses(toks) if toks else [toks]
+    parts = [_plan_clause(instruction, clause, negatives, notes) for clause in clauses]
+    return parts[0] if len(parts) == 1 else merge_parts(instruction, parts, notes)
+
+
+def _plan_clause(instruction: str, toks: list[str], negatives: list[str], notes: list[str]) -> EditPlan:
+    """One clause's single-region plan: its position cut out, parsed, its part and fallback looked up."""
+    notes = list(notes)
+    toks, where, where_notes = extract_where(toks, lemma(toks[0].lower()) if toks else "")
+    notes += where_notes
     kind, nps, prompt = _clause(Cursor(toks)) if toks else _NO_PARSE
     regions = [n for n in nps if not (n.spatial or n.whole)]
     if not prompt:
@@ -382,5 +399,7 @@ def plan(instruction: str) -> EditPlan:
     if kind == "background" and not phrases:  # regions name the kept subject; saliency finds it unnamed
         phrases = ["main subject"]
         notes.append("the subject is found by saliency; the map is its inverse")
+    if part := part_of(kind, phrases, prompt):
+        notes.append(f"the edit lands on the {phrases[0]}'s {part}, or the whole {phrases[0]} if it is not found")
     return EditPlan(instruction=instruction, kind=kind, regions=phrases, negatives=negatives, prompt=prompt,
-                    notes=notes, **_recipe(kind, regions, prompt))
+                    notes=notes, where=where, part=part, **_recipe(kind, regions, prompt))

@@ -10,13 +10,17 @@ from PIL import Image
 from automaps import ChangeMap, ops
 from automaps.plan_types import EditPlan
 
-__all__ = ["MAP_MODEL_KEYS", "map_from_plan"]
+__all__ = ["EMPTY_PART", "MAP_MODEL_KEYS", "map_from_plan"]
 
 MAP_MODEL_KEYS = ("clipseg", "detector", "segmenter", "depth")
 """Keys of ``map_models``: hub id or local folder of each map model (``None`` = the generator's default)."""
 
 # Plans give grow/feather in pixels at 512 px; maps are made at the image's own resolution.
 _PLAN_SCALE = 512.0
+
+EMPTY_PART = 0.1
+"""A part's map whose maximum is below this found no part ("the man's face" on a man seen from behind):
+the whole object is segmented instead."""
 
 
 def _model_params(generator: str, map_models: Mapping[str, str | None], device: str) -> dict[str, Any]:
@@ -38,6 +42,34 @@ def _region(image: Image.Image, phrases: list[str], generator: str, params: dict
     return generate(image, phrases if len(phrases) > 1 else phrases[0], source=generator, model=model, **params)
 
 
+def _part_or_object(image: Image.Image, plan: EditPlan, generator: str, params: dict[str, Any]) -> ChangeMap:
+    """The plan's part ("man's face") when the map model finds it, else the whole object ("man")."""
+    from automaps.plan_parts import part_phrase
+
+    if plan.part is None:
+        return _region(image, plan.regions, generator, params)
+    part = _region(image, [part_phrase(plan.regions[0], plan.part)], generator, dict(params))
+    if part.max() >= EMPTY_PART:
+        return part
+    whole = _region(image, plan.regions, generator, params)
+    return whole.derive(whole.values, f"{plan.part} not found: the whole {plan.regions[0]!r}")
+
+
+def _where(image: Image.Image, change: ChangeMap, where: str | None, map_models: Mapping[str, str | None],
+           device: str) -> ChangeMap:
+    """``change`` times the position's soft prior: a ``spatial`` map, or depth for background/foreground."""
+    from automaps.generators import generate
+
+    if where is None:
+        return change
+    if where in ("background", "foreground"):
+        polarity = "far" if where == "background" else "near"
+        prior = generate(image, source="depth", model=map_models.get("depth"), polarity=polarity, device=device)
+    else:
+        prior = generate(image, source="spatial", position=where)
+    return ops.intersect(change, prior)
+
+
 def map_from_plan(
     image: Image.Image,
     plan: EditPlan,
@@ -49,7 +81,11 @@ def map_from_plan(
     Recipe: the region (union of ``plan.regions`` from ``plan.generator``), minus the negatives' regions,
     inverted for background edits, grown and feathered (the plan's pixels are at 512 px and are scaled to
     the image), then scaled into ``[0, plan.strength]``. Whole-image plans are uniform at the strength, or
-    weighted by depth (far changes most) when ``plan.depth_weighted``.
+    weighted by depth (far changes most) when ``plan.depth_weighted``. A plan's ``part`` is segmented as
+    "<region>'s <part>", the whole region when that map's maximum is below ``EMPTY_PART``; its ``where`` is
+    intersected (minimum) with a soft ``spatial`` prior, or with depth (far for "background", near for
+    "foreground"), before growing and feathering. A compound plan's map is the union (maximum) of its
+    parts' maps (:func:`pipelines.regional.part_maps` keeps them apart for ``edit_regions``).
 
     Args:
         image: the RGB image to edit.
@@ -68,6 +104,8 @@ def map_from_plan(
     unknown = sorted(set(map_models) - set(MAP_MODEL_KEYS))
     if unknown:
         raise ValueError(f"map_models: unknown keys {unknown}; expected some of {list(MAP_MODEL_KEYS)}")
+    if plan.parts:
+        return ops.union(*(map_from_plan(image, part, map_models, device) for part in plan.parts))
     from automaps.generators import generate
 
     scale = max(image.size) / _PLAN_SCALE
@@ -85,12 +123,13 @@ def map_from_plan(
         if generator == "clipseg" and plan.negatives:
             # CLIPSeg answers positives and negatives in one batch (the image is embedded once).
             params["negatives"] = list(plan.negatives)
-        change = _region(image, plan.regions, generator, params)
+        change = _part_or_object(image, plan, generator, params)
         if plan.negatives and generator != "clipseg":
             negative = _region(image, plan.negatives, generator, _model_params(generator, map_models, device))
             change = ops.subtract(change, negative)
     if plan.invert_region:
         change = ops.invert(change)
+    change = _where(image, change, plan.where, map_models, device)
     if plan.grow:
         change = ops.grow(change, max(1, round(plan.grow * scale)))
     if plan.feather:

@@ -5,8 +5,8 @@
 ['auto', 'clipseg', 'constant', 'depth']
 
 Built-in generators: ``clipseg``, ``grounded``, ``sam``, ``depth``, ``saliency``, ``auto``, ``diffedit``, and
-the model-free ``constant``, ``gradient``, ``radial``, ``fan``, ``file``. Importing this package registers them without
-importing any model library (transformers, OpenCV load inside the generator functions).
+the model-free ``constant``, ``gradient``, ``radial``, ``fan``, ``file``, ``spatial``. Importing this package
+registers them without importing any model library (transformers, OpenCV load inside the generator functions).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from automaps.errors import ModelNotAvailableError  # the one class, also automaps.ModelNotAvailableError
 
 # Built-in generators register themselves on import (their heavy imports are deferred to call time).
-from automaps.generators import auto, clipseg, depth, diffedit, grounded, saliency, sam, synthetic  # noqa: F401
+from automaps.generators import auto, clipseg, depth, diffedit, grounded, saliency, sam, spatial, synthetic  # noqa: F401
 from automaps.generators.loading import cached, load, release
 from automaps.generators.registry import (
     ENTRY_POINT_GROUP,
