@@ -10,6 +10,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,10 @@ from automaps.plan_types import PHRASE_GENERATORS, EditPlan
 from pipelines.checks import check_arguments, check_model, warn_if_truncated
 from pipelines.crop import CropBox, choose_crop, crop_work_size, native_resolution
 from pipelines.images import DEFAULT_MAX_MEGAPIXELS, MIN_SIDE, budget_size, load_image, paste_through_map
+from pipelines.instruction import check_map_source, diffedit_change_map, instruction_plan
 from pipelines.maps import map_from_plan
 from pipelines.models import load_editor
+from pipelines.regional import diffuse_regions, resolve_regions, runs_regions, usable_regions
 
 __all__ = ["EditResult", "edit"]
 
@@ -192,6 +195,7 @@ def edit(
     stages: Mapping[str, Any] | None = None,
     release_map_models: bool = False,
     progress: bool = True,
+    map_source: str = "plan",
 ) -> EditResult:
     """Edit ``image`` as ``instruction`` says, with no hand-painted mask.
 
@@ -226,6 +230,9 @@ def edit(
             they stay cached, moved off the accelerator, so chained edits (``then``) reload nothing; they are
             dropped anyway when less than a quarter of the machine's memory is available.
         progress: show progress bars.
+        map_source: ``"plan"`` (the planner's recipe) or ``"diffedit"``: the loaded diffusion model's own map,
+            ``|eps(text) - eps("")|`` over noise draws, no segmentation model (text: the instruction for an
+            instruction model such as ``"kontext"``, else the plan's prompt; see :mod:`pipelines.instruction`).
 
     Returns:
         :class:`EditResult`; ``result.image`` has the input's size and equals it wherever the map is 0. An
@@ -242,6 +249,7 @@ def edit(
     _check_edit_arguments(instruction, change_map, invert_map, crop, steps, seed, max_megapixels, map_models,
                           device, torch_dtype, guidance_scale=guidance_scale, strength=strength,
                           negative_prompt=negative_prompt, release_map_models=release_map_models, progress=progress)
+    check_map_source(map_source, change_map)
     timings: dict[str, float] = {}
     started = clock = time.perf_counter()
     # Cheap inputs first (image, plan, a given map), then the model (a file read), then the map models.
@@ -249,10 +257,18 @@ def edit(
     plan = _apply_overrides((planner or rule_planner)(instruction), region, strength, prompt)
     timings["plan"] = time.perf_counter() - clock
 
-    clock = time.perf_counter()
+    clock, regions = time.perf_counter(), None
     with quiet_libraries(progress=None if progress else False):  # progress=False: map models load without bars
-        change, plan, model_name = _resolve_map(source, alpha, plan, model, change_map, invert_map, map_models,
-                                                device, max_megapixels, release_map_models)
+        if map_source == "diffedit":  # the diffusion model makes the map, so it loads first
+            model, model_name = _load_quiet_editor(model, device, torch_dtype, scheduler, progress, stages)
+            change, plan = diffedit_change_map(model, source, instruction, plan)
+            change = _keep_transparent(change, alpha)
+        elif runs_regions(plan, change_map, region, prompt):  # a compound plan: one map per part
+            regions, change, model_name = resolve_regions(source, alpha, plan, model, map_models, device,
+                                                          max_megapixels, release_map_models, strength)
+        else:
+            change, plan, model_name = _resolve_map(source, alpha, plan, model, change_map, invert_map, map_models,
+                                                    device, max_megapixels, release_map_models)
     timings["map"] = time.perf_counter() - clock
 
     seed = secrets.randbelow(2**31) if seed is None else int(seed)  # numpy integers: manual_seed takes int only
@@ -266,6 +282,8 @@ def edit(
     clock = time.perf_counter()
     editor, model_name = _load_quiet_editor(model, device, torch_dtype, scheduler, progress, stages)
     timings["load"] = time.perf_counter() - clock
+    plan = instruction_plan(editor, plan, instruction, prompt_given=prompt is not None)
+    regions, plan = usable_regions(editor, plan, regions)  # a family without regions runs the union
     warn_if_truncated(editor, plan.prompt, "prompt")
     warn_if_truncated(editor, negative_prompt, "negative_prompt")
     if _frees_no_step(editor, change, steps):  # warned: the input is returned, as for an all-zero map
@@ -274,8 +292,10 @@ def edit(
         return _result(None, source, alpha, change, plan, seed, model_name, timings, settings, editor, map_models)
 
     clock = time.perf_counter()
-    edited, box = _diffuse(editor, source, change, crop, max_megapixels, seed, prompt=plan.prompt,
-                           negative_prompt=negative_prompt, num_inference_steps=steps, guidance_scale=guidance_scale)
+    diffuse = partial(diffuse_regions, editor, source, regions) if regions else partial(
+        _diffuse, editor, source, change, prompt=plan.prompt)
+    edited, box = diffuse(crop, max_megapixels, seed, negative_prompt=negative_prompt, num_inference_steps=steps,
+                          guidance_scale=guidance_scale)
     timings["diffusion"] = time.perf_counter() - clock
     timings["total"] = time.perf_counter() - started
     settings.update(crop_box=None if box is None else box.as_tuple(), family=editor.family,

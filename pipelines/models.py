@@ -11,6 +11,8 @@ MODEL_ALIASES: dict[str, str] = {
     "sd15": "stable-diffusion-v1-5/stable-diffusion-v1-5",
     "sd2": "stabilityai/stable-diffusion-2-1",
     "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
+    "kontext": "black-forest-labs/FLUX.1-Kontext-dev",  # instruction-editing (pipelines/instruction.py)
+    "qwen-edit": "Qwen/Qwen-Image-Edit",  # no family drives it yet: see README, "Instruction-editing models"
 }
 """Short names accepted by ``edit(model=...)`` and ``automaps edit --model``."""
 

@@ -77,6 +77,14 @@ class FluxKontext(Flux):
         source = pipe.image_processor.resize(stock_source(request.source), *size)
         return pipe.image_processor.preprocess(source, height=size[0], width=size[1])
 
+    def unpack(self, pipe, tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """As Flux's, after dropping the context image's tokens, which the transformer's raw output (the
+        DiffEdit probe reads it) carries after the noisy image's; the loop's own latents have none."""
+        if tensor.dim() == 3:
+            height, width = self.latent_size(pipe, *size)
+            tensor = tensor[:, : (height // 2) * (width // 2)]
+        return super().unpack(pipe, tensor, size)
+
     def call_kwargs(self, run: StageRun) -> dict[str, Any]:
         kwargs = super().call_kwargs(run)
         kwargs.update(mask_image=all_ones_mask(*run.size), **own_size_kwargs(*run.size))
