@@ -12,7 +12,7 @@ from automaps import plan_lexicon as lex
 from automaps.plan_grammar import Cursor, lemma, peel
 from automaps.plan_types import EditPlan
 
-__all__ = ["merge_parts", "split_clauses"]
+__all__ = ["merge_parts", "resolve_it", "split_clauses"]
 
 _JOINERS = frozenset({"and", ",", "then", ";", "also"})
 # After a verb that starts a new clause: an object, or the particle of a phrasal verb ("get rid of").
@@ -22,11 +22,14 @@ _AMBIGUOUS = lex.VERB_ADJ.keys() | {"line", "light", "drop", "stick", "lay", "tr
 
 
 def _starts_clause(low: list[str], k: int) -> bool:
-    """Whether a new clause starts at `k`: a verb (not one of the ambiguous ones) followed by its object."""
+    """Whether a new clause starts at `k`: a verb (not one of the ambiguous ones) followed by its object;
+    after add/remove/replace verbs a bare noun is an object too ("and add seagulls")."""
     verb = lemma(low[k]) if k < len(low) else ""
-    if verb not in lex.VERBS or verb in _AMBIGUOUS:
+    if verb not in lex.VERBS or verb in _AMBIGUOUS or k + 1 >= len(low):
         return False
-    return k + 1 < len(low) and (low[k + 1] in _OBJECT_START or low[k + 1].isdigit())
+    nxt = low[k + 1]
+    bare = verb in lex.ADD | lex.REMOVE | lex.REPLACE and nxt not in lex.BOUNDARY and nxt.isalpha()
+    return nxt in _OBJECT_START or nxt.isdigit() or bare
 
 
 def _has_predicate(toks: list[str]) -> bool:
@@ -43,13 +46,27 @@ def _shared_verb(clause: list[str]) -> list[list[str]]:
     low = [t.lower() for t in clause]
     if not low or lemma(low[0]) not in lex.CHANGE | lex.MAKE | lex.COVER.keys():
         return [clause]
-    for k in range(2, len(low) - 2):
-        if low[k] not in ("and", ",") or low[k + 1] not in (lex.DETS - lex.INDEF) | lex.POSS:
-            continue
-        left, right = clause[1:k], clause[k + 1 :]
-        if _has_predicate(left) and _has_predicate(right):
-            return [clause[:k], *_shared_verb([clause[0], *right])]
+    cuts = [k for k in range(2, len(low) - 2)
+            if low[k] in ("and", ",") and low[k + 1] in (lex.DETS - lex.INDEF) | lex.POSS]
+    for n, k in enumerate(cuts):
+        # The next pair ends where a third begins: "the sky pink and the clouds purple and the sea green".
+        end = cuts[n + 1] if n + 1 < len(cuts) else len(low)
+        if _has_predicate(clause[1:k]) and _has_predicate(clause[k + 1 : end]):
+            return [clause[:k], *_shared_verb([clause[0], *clause[k + 1 :]])]
     return [clause]
+
+
+def resolve_it(clause: list[str], previous: EditPlan) -> list[str]:
+    """A later clause's "it"/"them" after a preposition is the previous clause's object: "make the cat
+    black and add a ball next to it" -> "... next to the cat"."""
+    if len(previous.regions) != 1:
+        return clause
+    low = [t.lower() for t in clause]
+    out = list(clause)
+    for k in range(len(low) - 1, 0, -1):
+        if low[k] in ("it", "them") and low[k - 1] in lex.PREPS:
+            out[k : k + 1] = ["the", *previous.regions[0].split()]
+    return out
 
 
 def split_clauses(toks: list[str]) -> list[list[str]]:
@@ -62,7 +79,7 @@ def split_clauses(toks: list[str]) -> list[list[str]]:
         Non-empty token lists; `[toks]` when the instruction is one edit.
     """
     low = [t.lower() for t in toks]
-    if not low or (lemma(low[0]) not in lex.VERBS and low[0] not in ("get", "take", "leave")):
+    if not low or (lemma(low[0]) not in lex.VERBS | lex.VERB_ADJ.keys() and low[0] not in ("get", "take", "leave")):
         return [toks]  # "instead of X, make it Y", "the sky is stormy and ...": one clause the grammar reads
     clauses, start, k = [], 0, 1
     while k < len(low):

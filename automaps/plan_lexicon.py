@@ -157,6 +157,6 @@ VERB_ADJ = {
 VERBS = CHANGE | MAKE | ADD | MOVE | REMOVE | REPLACE | GIVE | COVER.keys()
 # Bare verbs that end the object after "make"/"have"/"let": "have the kids cross the street".
 ACTIONS = _w("cross run jump swim fly dance sing sit stand eat ride read smile laugh cry sleep hug climb "
-             "float talk cook walk kneel lie lean")
+             "float talk cook walk kneel lie lean glow shine sparkle")
 WITH_VERBS = {"wear": "wearing", "wears": "wearing", "hold": "holding", "holds": "holding", "has": "with",
               "have": "with", "having": "with", "carry": "carrying", "ride": "riding", "rides": "riding"}

@@ -22,7 +22,7 @@ ACCESSORY_PART: dict[str, str] = {
     **dict.fromkeys(_words("sunglasses glasses spectacles goggles monocle mask makeup lipstick eyeliner mascara "
                     "moustache mustache beard freckles tattoo blush eyepatch veil"), "face"),
     **dict.fromkeys(_words("hat hats cap caps helmet crown tiara wig hood headband halo horns antlers headphones "
-                    "beanie beret bandana turban sombrero fedora bonnet earmuffs headdress"), "head"),
+                    "earrings earring beanie beret bandana turban sombrero fedora bonnet earmuffs headdress"), "head"),
     **dict.fromkeys(_words("ponytail braid braids pigtails curls dreadlocks"), "hair"),
     **dict.fromkeys(_words("necklace scarf tie bowtie collar choker pendant medal lei"), "neck"),
     **dict.fromkeys(_words("gloves glove mittens ring rings bracelet wristwatch"), "hands"),
@@ -32,7 +32,9 @@ ACCESSORY_PART: dict[str, str] = {
 
 OWNERS = _words("""man woman boy girl child kid baby person people men women children kids guy lady
 gentleman player dog cat horse bird cow sheep goat pig bear lion tiger monkey rabbit fox owl deer wolf
-elephant giraffe zebra puppy kitten statue doll teddy robot snowman character""")
+elephant giraffe zebra puppy kitten statue doll teddy robot snowman character king queen prince princess
+bride groom wizard witch knight soldier pirate cowboy clown chef doctor farmer student teacher worker
+grandma grandpa mother father mom dad son daughter brother sister friend customer tourist""")
 """Heads of things that have faces, heads and hands: an accessory on anything else goes on the whole thing."""
 
 

@@ -11,7 +11,7 @@ whole-image edit. What it cannot read becomes a global edit with a note. Pure, n
 from __future__ import annotations
 
 from automaps import plan_lexicon as lex
-from automaps.plan_compound import merge_parts, split_clauses
+from automaps.plan_compound import merge_parts, resolve_it, split_clauses
 from automaps.plan_grammar import (
     Cursor,
     NounPhrase,
@@ -371,7 +371,9 @@ def plan(instruction: str) -> EditPlan:
     toks, typos = correct_typos(toks)
     negatives, notes = list(dict.fromkeys([*kept, *negatives])), [*notes, *typos]
     clauses = split_clauses(toks) if toks else [toks]
-    parts = [_plan_clause(instruction, clause, negatives, notes) for clause in clauses]
+    parts: list[EditPlan] = []
+    for clause in clauses:
+        parts.append(_plan_clause(instruction, resolve_it(clause, parts[-1]) if parts else clause, negatives, notes))
     return parts[0] if len(parts) == 1 else merge_parts(instruction, parts, notes)
 
 
