@@ -391,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pipelines.cli_tools import add_tool_commands  # here, not at the top: cli_tools imports this module
 
     add_tool_commands(commands)
+    __import__("pipelines.cli_ui").cli_ui.add_parser(commands)  # `automaps ui` (Gradio loads only when it runs)
+    from pipelines.cli_batch import add_parser as add_batch_command  # automaps batch (imports this module)
+    add_batch_command(commands)
     return parser
 
 
@@ -407,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         # Our warnings (prompt truncated, map stretched, alpha dropped) as one line each, without source lines.
         warnings.formatwarning = lambda message, category, *rest, **kw: f"warning: {message}\n"
         with sigterm_interrupts():  # SIGTERM unwinds like Ctrl-C, so no hidden temporary file is left
-            args.run(args)
+            status = args.run(args)  # None, or a command's own exit code (automaps batch: 4 = some failed)
             sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
     except BrokenPipeError:
         from pipelines.outputs import silence_stdout
@@ -430,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     finally:
         warnings.formatwarning = previous_format
-    return EXIT_OK
+    return status if isinstance(status, int) else EXIT_OK
 
 
 if __name__ == "__main__":
