@@ -26,6 +26,7 @@ CONFIG_LINES = {
     "segmenter": 'SEGMENTER = os.environ.get("AUTOMAPS_NB_SEGMENTER", "facebook/sam-vit-base")',
     "depth": 'DEPTH = os.environ.get("AUTOMAPS_NB_DEPTH", "depth-anything/Depth-Anything-V2-Small-hf")',
 }
+INSTRUCTION_MODEL_LINE = 'KONTEXT = os.environ.get("AUTOMAPS_NB_KONTEXT", "black-forest-labs/FLUX.1-Kontext-dev")'
 CONFIG_TAIL = '''STEPS = int(os.environ.get("AUTOMAPS_NB_STEPS", "30"))   # inference steps
 SIZE = int(os.environ.get("AUTOMAPS_NB_SIZE", "512"))     # long side of the example photo, in pixels
 DEVICE = os.environ.get("AUTOMAPS_NB_DEVICE") or None     # None: CUDA, then MPS, then the CPU
@@ -257,6 +258,17 @@ custom = edit(third.image, "a dramatic sunset", change_map=composed, model=MODEL
               device=DEVICE, progress=False)
 contact_sheet([sky, ramp, subject, composed, custom.image],
               ["sky", "ramp", "subject", "composed", "edited"], columns=5)'''),
+    md("## Two regions, two prompts, one pass\n\nA compound instruction plans one part per region "
+       "(`plan.parts`), each with its own prompt and strength; `edit()` builds one map per part and runs them "
+       "together with `DifferentialEditor.edit_regions`. The result's map is their union."),
+    code('''from pipelines.maps import map_from_plan
+
+two = edit(rocket, "make the sky purple and the trees dark green", model=MODEL, map_models=MAP_MODELS,
+           steps=STEPS, seed=SEED, device=DEVICE, progress=False)
+part_maps = [map_from_plan(rocket, part, MAP_MODELS) for part in two.plan.parts]
+print([(part.regions, part.prompt, part.strength) for part in two.plan.parts])
+contact_sheet([rocket, *part_maps, two.change_map, two.image],
+              ["input", *[part.prompt for part in two.plan.parts], "union", "edited"], columns=5)'''),
     md("## Measure each step\n\nThe edit-strength map (EM: per-pixel change; LPIPS when installed, else CIE76 "
        "ΔE) next to the map each step asked for, and CAM (correlation of map and EM, higher is better)."),
     code('''import numpy as np
@@ -283,12 +295,55 @@ for i, result in enumerate([first, second, third, custom], 1):
     print(i, sorted(p.name for p in paths.values()))'''),
 ])
 
+INSTRUCTION_MODELS = notebook([
+    md("# 06 · Instruction-editing models under a change map\n\nFLUX.1 Kontext understands the instruction "
+       "itself: it gets the original as its context image and the instruction verbatim as its prompt, and the "
+       "change map confines where it may repaint. The real model is gated (FLUX.1 [dev] non-commercial license; "
+       "accept it on the hub first) and needs about 24 GB of accelerator memory in bfloat16."),
+    code(config("clipseg", "detector", "segmenter", "depth") + "\n" + INSTRUCTION_MODEL_LINE + '''
+DTYPE = None if DEVICE == "cpu" else "bfloat16"  # Kontext's 12B transformer: bfloat16 on an accelerator'''),
+    code(PHOTO + '''
+
+from pipelines import edit
+from pipelines.sheet import contact_sheet
+
+rocket = photo("rocket")
+planned = edit(rocket, "make the sky stormy", model=KONTEXT, map_models=MAP_MODELS, steps=STEPS, seed=SEED,
+               device=DEVICE, torch_dtype=DTYPE, progress=False)
+print("prompt handed to the model:", repr(planned.plan.prompt))
+print("map:", planned.change_map.provenance)
+contact_sheet([rocket, planned.change_map, planned.image], ["input", "planner map", "Kontext, planner map"],
+              columns=3)'''),
+    md('## The map from the model itself\n\n`map_source="diffedit"` asks the instruction model where the edit '
+       "lands: `|eps(instruction) - eps(empty instruction)|`, averaged over noise draws. No segmentation model "
+       "runs. Compare it with the planner's map."),
+    code('''import numpy as np
+
+own = edit(rocket, "make the sky stormy", model=KONTEXT, map_source="diffedit", steps=STEPS, seed=SEED,
+           device=DEVICE, torch_dtype=DTYPE, progress=False)
+print("map:", own.change_map.provenance)
+a, b = planned.change_map.values.ravel(), own.change_map.values.ravel()
+print(f"correlation of the two maps: {np.corrcoef(a, b)[0, 1]:.2f}; mean |difference| {np.abs(a - b).mean():.2f}")
+contact_sheet([planned.change_map, own.change_map, planned.image, own.image],
+              ["planner map", "DiffEdit map (Kontext)", "edit, planner map", "edit, DiffEdit map"], columns=4)'''),
+    md("## One model, several instructions\n\nThe DiffEdit map follows the instruction: each one moves the "
+       "model's prediction somewhere else. (The editor is cached: `load_editor` returns the one loaded above.)"),
+    code('''from automaps import generate
+from pipelines.models import load_editor
+
+editor, _ = load_editor(KONTEXT, device=DEVICE, torch_dtype=DTYPE)
+instructions = ["make the sky stormy", "add fireworks in the sky", "paint the rocket red"]
+maps = [generate(rocket, text, source="diffedit", editor=editor, n_draws=2) for text in instructions]
+contact_sheet([rocket, *maps], ["input", *instructions], columns=4)'''),
+])
+
 NOTEBOOKS = {
     "01_quick_start.ipynb": QUICK_START,
     "02_generators_and_ops.ipynb": GENERATORS,
     "03_strength_fan.ipynb": FAN,
     "04_soft_inpainting.ipynb": INPAINT,
     "05_chaining.ipynb": CHAINING,
+    "06_instruction_models.ipynb": INSTRUCTION_MODELS,
 }
 
 

@@ -14,7 +14,7 @@ nbclient = pytest.importorskip("nbclient")
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED = ["01_quick_start.ipynb", "02_generators_and_ops.ipynb", "03_strength_fan.ipynb",
-            "04_soft_inpainting.ipynb", "05_chaining.ipynb"]
+            "04_soft_inpainting.ipynb", "05_chaining.ipynb", "06_instruction_models.ipynb"]
 
 
 def test_the_five_notebooks_are_there_without_outputs():
@@ -55,6 +55,7 @@ def tiny_env(tiny_folders, tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("notebook-map-models")
     return {
         "AUTOMAPS_NB_MODEL": str(tiny_folders["sd"]),
+        "AUTOMAPS_NB_KONTEXT": str(tiny_folders["kontext"]),
         "AUTOMAPS_NB_CLIPSEG": str(tiny.save_tiny_clipseg(root / "clipseg")),
         "AUTOMAPS_NB_DETECTOR": str(tiny.save_tiny_grounding_dino(root / "detector")),
         "AUTOMAPS_NB_SEGMENTER": str(tiny.save_tiny_sam(root / "segmenter")),
