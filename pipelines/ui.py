@@ -27,6 +27,7 @@ from automaps.plan_types import GENERATORS, PHRASE_GENERATORS, EditPlan
 __all__ = [
     "EDIT_OPTIONS",
     "MAX_UPLOAD_MEGAPIXELS",
+    "PAGE_OPTIONS",
     "MapAdjustments",
     "UISettings",
     "adjusted_plan",
@@ -44,8 +45,12 @@ MAX_UPLOAD_MEGAPIXELS = 40.0
 """The largest upload the page accepts; larger photos are refused with a message (edits run at
 ``max_megapixels`` anyway, so such a file would only cost memory)."""
 
-EDIT_OPTIONS = ("controlnet", "control", "control_scale", "lora", "ip_adapter", "ip_adapter_image")
+EDIT_OPTIONS = ("controlnet", "control", "control_scale", "lora", "ip_adapter", "ip_adapter_image", "ip_adapter_scale")
 """Optional :func:`pipelines.edit` keywords the page offers when (and only when) ``edit()`` accepts them."""
+
+PAGE_OPTIONS = ("controlnet", "control_source", "control_image", "control_scale", "lora", "lora_scale", "ip_adapter",
+                "ip_adapter_image", "ip_adapter_scale")
+"""The page's option fields, in order, as :func:`edit_options` reads them."""
 
 
 @dataclass
@@ -266,16 +271,41 @@ def _rgba_at(layer: Any, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(picture, dtype=np.float32)
 
 
-def edit_options(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The optional edit keywords (:data:`EDIT_OPTIONS`) that were set and that :func:`pipelines.edit` accepts.
+def edit_options(page: Mapping[str, Any]) -> dict[str, Any]:
+    """The :func:`pipelines.edit` keywords for the page's ControlNet, LoRA and IP-Adapter fields, limited to those
+    ``edit()`` accepts (:data:`EDIT_OPTIONS`); blank fields (``None``, ``""``) add nothing.
 
-    Empty values (``None``, ``""``) are dropped, so the page's blank fields change nothing.
+    Args:
+        page: ``controlnet`` (id or folder), ``control_source`` (``"depth"``/``"canny"``), ``control_image``
+            (used instead of the source when given), ``control_scale``; ``lora`` (ids or folders, comma
+            separated), ``lora_scale``; ``ip_adapter`` (``REPO[::SUBFOLDER/WEIGHT]``), ``ip_adapter_image``,
+            ``ip_adapter_scale``. Missing keys count as blank.
+
+    Returns:
+        e.g. ``{"controlnet": ..., "control": "depth", "control_scale": 1.0, "lora": [(path, 0.8)]}``.
     """
     from pipelines.edit import edit
 
+    def given(name: str) -> Any:
+        value = page.get(name)
+        return None if value is None or (isinstance(value, str) and not value.strip()) else value
+
+    options: dict[str, Any] = {}
+    if given("controlnet") is not None:
+        control = given("control_image") if given("control_image") is not None else given("control_source")
+        options.update(controlnet=str(page["controlnet"]).strip(), control=control)
+        if given("control_scale") is not None:
+            options["control_scale"] = float(page["control_scale"])
+    if given("lora") is not None:
+        scale = 1.0 if given("lora_scale") is None else float(page["lora_scale"])
+        options["lora"] = [(name.strip(), scale) for name in str(page["lora"]).split(",") if name.strip()]
+    if given("ip_adapter") is not None:
+        options["ip_adapter"] = str(page["ip_adapter"]).strip()
+        for name in ("ip_adapter_image", "ip_adapter_scale"):
+            if given(name) is not None:
+                options[name] = page[name]
     accepted = inspect.signature(edit).parameters
-    return {name: value for name, value in values.items()
-            if name in EDIT_OPTIONS and name in accepted and value is not None and value != ""}
+    return {name: value for name, value in options.items() if name in accepted}
 
 
 def run_edit(source: Image.Image, plan: EditPlan, change: ChangeMap, settings: UISettings, *, model: str = "",

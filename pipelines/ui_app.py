@@ -127,15 +127,18 @@ class _Handlers:
         return paint_strokes(state["map"], layers, softness)
 
     def run(self, editor_value: Any, softness: float, model: str, steps: float, seed: float, negative: str,
-            controlnet: str, control: Any, control_scale: float, lora: str, ip_adapter: str, ip_adapter_image: Any,
-            state: dict, progress: Any = gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio reads the default)
-        """Run -> status, before/after, map used, download, state; the diffusion's tqdm bars drive the progress."""
-        from pipelines.ui import run_edit, save_zip
+            controlnet: str, control_source: str, control_image: Any, control_scale: float, lora: str,
+            lora_scale: float, ip_adapter: str, ip_adapter_image: Any, ip_adapter_scale: float, state: dict,
+            progress: Any = gr.Progress(track_tqdm=True)):  # noqa: B008 (Gradio reads the default)
+        """Run -> status, before/after, map used, download, state; the diffusion's tqdm bars drive the progress.
+        The option fields are :data:`pipelines.ui.PAGE_OPTIONS`, in order."""
+        from pipelines.ui import PAGE_OPTIONS, run_edit, save_zip
 
         state = dict(state or {})
         change = self._painted(editor_value, softness, state)
-        options = dict(zip(EDIT_OPTIONS, (controlnet, control, control_scale, lora, ip_adapter, ip_adapter_image),
-                           strict=True))
+        fields = (controlnet, control_source, control_image, control_scale, lora, lora_scale, ip_adapter,
+                  ip_adapter_image, ip_adapter_scale)
+        options = dict(zip(PAGE_OPTIONS, fields, strict=True))
         progress(0, desc="editing")
         result = run_edit(state["source"], state["adjusted"], change, self.settings, model=model, steps=steps,
                           seed=None if seed is None or seed < 0 else int(seed), negative_prompt=negative or "",
@@ -205,21 +208,22 @@ def _map_controls() -> dict[str, Any]:
 
 
 def _option_controls(offered: list[str]) -> list[Any]:
-    """Widgets for the optional edit keywords, in :data:`EDIT_OPTIONS` order; only those ``edit()`` accepts now
-    (ControlNet, LoRA, IP-Adapter) are visible, the others pass their blank value, which changes nothing."""
-    def shown(name: str) -> bool:
-        return name in offered
-
-    return [
-        gr.Textbox(label="ControlNet (id or folder)", elem_id="controlnet", visible=shown("controlnet")),
-        gr.Image(type="pil", label="Control image", elem_id="control", height=160, visible=shown("control")),
-        gr.Slider(0, 2, value=1.0, step=0.05, label="Control scale", elem_id="control-scale",
-                  visible=shown("control_scale")),
-        gr.Textbox(label="LoRA (id or folder)", elem_id="lora", visible=shown("lora")),
-        gr.Textbox(label="IP-Adapter (id or folder)", elem_id="ip-adapter", visible=shown("ip_adapter")),
-        gr.Image(type="pil", label="IP-Adapter image", elem_id="ip-adapter-image", height=160,
-                 visible=shown("ip_adapter_image")),
-    ]
+    """Widgets for :data:`pipelines.ui.PAGE_OPTIONS`, in order; a group is visible only when ``edit()`` accepts
+    its keyword now (ControlNet, LoRA, IP-Adapter). A hidden field stays blank, which changes nothing."""
+    control, lora, ip = ("controlnet" in offered), ("lora" in offered), ("ip_adapter" in offered)
+    with gr.Accordion("ControlNet, LoRA, IP-Adapter", open=False, visible=control or lora or ip):
+        return [
+            gr.Textbox(label="ControlNet (id or folder)", elem_id="controlnet", visible=control),
+            gr.Dropdown(["depth", "canny"], value="depth", label="Control made from the image", elem_id="control",
+                        visible=control),
+            gr.Image(type="pil", label="Or a control image", elem_id="control-image", height=160, visible=control),
+            gr.Slider(0, 2, value=1.0, step=0.05, label="Control scale", elem_id="control-scale", visible=control),
+            gr.Textbox(label="LoRA (ids or folders, comma separated)", elem_id="lora", visible=lora),
+            gr.Slider(0, 2, value=1.0, step=0.05, label="LoRA scale", elem_id="lora-scale", visible=lora),
+            gr.Textbox(label="IP-Adapter (REPO[::SUBFOLDER/WEIGHT])", elem_id="ip-adapter", visible=ip),
+            gr.Image(type="pil", label="IP-Adapter image", elem_id="ip-adapter-image", height=160, visible=ip),
+            gr.Slider(0, 2, value=1.0, step=0.05, label="IP-Adapter scale", elem_id="ip-adapter-scale", visible=ip),
+        ]
 
 
 def _offered_options() -> list[str]:

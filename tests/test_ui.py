@@ -138,8 +138,15 @@ def test_edit_options_offers_only_what_edit_accepts():
     from pipelines.edit import edit
 
     accepted = inspect.signature(edit).parameters
-    chosen = edit_options({"controlnet": "folder", "lora": "", "control_scale": 0.5, "steps": 3, "ip_adapter": None})
-    assert set(chosen) == {name for name in ("controlnet", "control_scale") if name in accepted}
+    assert edit_options({"control_scale": 0.5, "lora": " ", "ip_adapter": None, "steps": 3}) == {}  # blank: nothing
+    chosen = edit_options({"controlnet": "cn", "control_source": "canny", "control_scale": 0.5, "lora": "a, b",
+                           "lora_scale": 0.8, "ip_adapter": "h94/IP-Adapter", "ip_adapter_image": "ref.png"})
+    wanted = {"controlnet": "cn", "control": "canny", "control_scale": 0.5, "lora": [("a", 0.8), ("b", 0.8)],
+              "ip_adapter": "h94/IP-Adapter", "ip_adapter_image": "ref.png"}
+    assert chosen == {name: value for name, value in wanted.items() if name in accepted}
+    picture = Image.new("RGB", (8, 8))
+    with_image = edit_options({"controlnet": "cn", "control_source": "depth", "control_image": picture})
+    assert with_image.get("control", picture) is picture
 
 
 def test_run_edit_is_edit_with_the_pages_map_and_plan(photo, settings, tmp_path):
@@ -164,6 +171,27 @@ def test_run_edit_is_edit_with_the_pages_map_and_plan(photo, settings, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edit.zip"]  # no half-written or staging files left
 
 
+def test_a_lora_from_the_page_reaches_edit(photo, settings, tmp_path):
+    import inspect
+
+    from diffdiff.tiny.lora import save_tiny_lora
+    from pipelines.edit import edit
+
+    source = read_upload(photo)
+    plan = plan_instruction("make it winter")
+    change = make_map(source, plan, _knobs(plan))
+    folder = str(save_tiny_lora(tmp_path / "lora", family="sd"))
+    result = run_edit(source, plan, change, settings, seed=5, options={"lora": folder, "lora_scale": 0.8})
+    plain = run_edit(source, plan, change, settings, seed=5)
+    if "lora" not in inspect.signature(edit).parameters:  # an editor without LoRA support: the field is ignored
+        assert np.array_equal(np.asarray(result.image), np.asarray(plain.image))
+        return
+    stock = edit(source, plan.instruction, model=settings.model, change_map=change, seed=5, steps=4, progress=False,
+                 lora=[(folder, 0.8)])
+    assert np.array_equal(np.asarray(result.image), np.asarray(stock.image))
+    assert not np.array_equal(np.asarray(result.image), np.asarray(plain.image))
+
+
 # -- the page's handlers (Gradio imported, no browser) --------------------------------------------------------
 
 
@@ -184,7 +212,8 @@ def test_handlers_show_failures_as_one_line_and_keep_serving(photo, settings, tm
     assert (region, generator, strength, grow, feather) == ("sky", plan.generator, plan.strength, plan.grow,
                                                              plan.feather)
     assert editor["background"].size == (64, 64) and state["map"].size == (64, 64)
-    missing = dict(controlnet="", control=None, control_scale=1.0, lora="", ip_adapter="", ip_adapter_image=None)
+    missing = dict(controlnet="", control_source="depth", control_image=None, control_scale=1.0, lora="",
+                   lora_scale=1.0, ip_adapter="", ip_adapter_image=None, ip_adapter_scale=1.0)
     status, *_ = _guarded(5)(handlers.run)(editor, 0, str(tmp_path / "no-such-model"), 4, 1, "", *missing.values(),
                                            state, progress=lambda *a, **k: None)
     assert status.startswith(("**Missing model:**", "**Error:**")) and "no-such-model" in status
