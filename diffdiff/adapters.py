@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["IPAdapterMethods", "LoraEntry", "apply_lora", "check_adapter_call", "has_ip_adapter",
-           "ip_adapter_arguments", "parse_lora"]
+__all__ = ["IPAdapterMethods", "LoraEntry", "apply_lora", "check_adapter_call", "finite", "has_ip_adapter",
+           "ip_adapter_arguments", "ip_adapter_call", "load_named_ip_adapter", "parse_lora"]
 
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"
 """The file diffusers' ``save_lora_weights`` writes; asked for when a hub LoRA is read from the cache offline."""
@@ -84,16 +84,27 @@ def _lora_entry(name: str, item: Any) -> LoraEntry:
     if not isinstance(item, (str, os.PathLike)) or not str(item).strip():
         raise TypeError(f"{name}: expected a hub id, folder or .safetensors file (or (that, scale)), "
                         f"got {type(item).__name__} {item!r}"[:200])
-    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not math.isfinite(scale):
-        raise (ValueError if isinstance(scale, numbers.Real) and not isinstance(scale, bool) else TypeError)(
-            f"{name}: expected a finite number as the scale, got {type(scale).__name__} {scale!r}")
+    scale = finite(name, scale)
     source, weight_name = split_weight(str(item))
     path = Path(source).expanduser()
     if path.is_file():
         source, weight_name = str(path.parent), path.name
     elif not path.is_dir() and looks_like_path(source):
         raise FileNotFoundError(f"{name}: no such LoRA file or folder: {source}")
-    return LoraEntry(source, float(scale), weight_name)
+    return LoraEntry(source, scale, weight_name)
+
+
+def finite(name: str, value: Any) -> float:
+    """``value`` as a float. Raises TypeError unless a real number (not bool), ValueError unless finite.
+
+    >>> finite("scale", 0.5)
+    0.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a finite number as the scale, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: expected a finite number as the scale, got {value!r}")
+    return float(value)
 
 
 def split_weight(spec: str) -> tuple[str, str | None]:
@@ -281,3 +292,25 @@ def supporting(method: str) -> list[str]:
 
     return sorted({family.img2img_class for family in FAMILIES.values()
                    if hasattr(family.pipeline_type(), method)})
+
+
+def load_named_ip_adapter(editor, spec: str) -> None:
+    """Load the IP-Adapter a CLI / ``edit()`` spec ``REPO[::SUBFOLDER/WEIGHT]`` names into ``editor``
+    (:func:`ip_adapter_arguments` resolves it for the editor's family)."""
+    editor.load_ip_adapter(**ip_adapter_arguments(spec, editor.family))
+
+
+def ip_adapter_call(editor, image: Any = None, scale: Any = None) -> dict[str, Any]:
+    """Set the IP-Adapter's scale for the next calls (``None``: 1.0, so a cached editor forgets an earlier
+    scale) and return the call's ``{"ip_adapter_image": image}`` (``{}`` when ``image`` is ``None``).
+
+    Raises:
+        TypeError / ValueError: ``scale`` is not a finite number.
+    """
+    if image is None:
+        return {}
+    if scale is not None:
+        scale = finite("ip_adapter_scale", scale)
+    if has_ip_adapter(editor.adapter.denoiser(editor.pipe)):
+        editor.set_ip_adapter_scale(1.0 if scale is None else scale)
+    return {"ip_adapter_image": image}

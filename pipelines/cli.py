@@ -18,6 +18,8 @@ from pathlib import Path
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 from typing import TYPE_CHECKING, Any
 
+from diffdiff.cli_adapter_flags import adapter_flag_values, add_adapter_flags
+
 if TYPE_CHECKING:
     from automaps.op_specs import OpSpec
 
@@ -105,6 +107,7 @@ def cmd_edit(args: argparse.Namespace) -> None:
         guidance_scale=args.guidance, crop=args.crop, scheduler=args.scheduler, device=args.device,
         torch_dtype=args.dtype, stages={flag: getattr(args, flag) for flag in STAGE_FLAGS if getattr(args, flag)},
         progress=not args.quiet, max_megapixels=None if args.max_megapixels == 0 else args.max_megapixels,
+        **adapter_flag_values(args),
     )
     from automaps.hub import quiet_libraries
 
@@ -356,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--overwrite", action="store_true",
                       help="accepted for old scripts: outputs are replaced atomically, inputs never overwritten")
     edit.add_argument("--quiet", action="store_true", help="no progress bars or summary")
+    add_adapter_flags(edit)
     edit.set_defaults(run=cmd_edit)
 
     plan = commands.add_parser("plan", help="print the edit plan of an instruction as JSON (no model)")

@@ -20,6 +20,7 @@ from PIL import Image
 from automaps import ChangeMap, ops
 from automaps.hub import quiet_libraries
 from automaps.plan_types import PHRASE_GENERATORS, EditPlan
+from pipelines.adapters import adapter_options
 from pipelines.checks import check_arguments, check_model, warn_if_truncated
 from pipelines.crop import CropBox, choose_crop, crop_work_size, native_resolution
 from pipelines.images import DEFAULT_MAX_MEGAPIXELS, MIN_SIDE, budget_size, load_image, paste_through_map
@@ -196,6 +197,10 @@ def edit(
     release_map_models: bool = False,
     progress: bool = True,
     map_source: str = "plan",
+    lora: Any = None,
+    ip_adapter: str | None = None,
+    ip_adapter_image: Any = None,
+    ip_adapter_scale: float | None = None,
 ) -> EditResult:
     """Edit ``image`` as ``instruction`` says, with no hand-painted mask.
 
@@ -233,6 +238,10 @@ def edit(
         map_source: ``"plan"`` (the planner's recipe) or ``"diffedit"``: the loaded diffusion model's own map,
             ``|eps(text) - eps("")|`` over noise draws, no segmentation model (text: the instruction for an
             instruction model such as ``"kontext"``, else the plan's prompt; see :mod:`pipelines.instruction`).
+        lora: LoRA weights for a model loaded here, ``[ID_OR_PATH or (ID_OR_PATH, scale), ...]``.
+        ip_adapter: an IP-Adapter ``REPO[::SUBFOLDER/WEIGHT]`` (``"h94/IP-Adapter"``) for a model loaded here.
+        ip_adapter_image: its reference image (path, PIL or array); also for an editor that has an IP-Adapter.
+        ip_adapter_scale: the IP-Adapter's strength (default 1.0). See :mod:`pipelines.adapters`.
 
     Returns:
         :class:`EditResult`; ``result.image`` has the input's size and equals it wherever the map is 0. An
@@ -250,6 +259,8 @@ def edit(
                           device, torch_dtype, guidance_scale=guidance_scale, strength=strength,
                           negative_prompt=negative_prompt, release_map_models=release_map_models, progress=progress)
     check_map_source(map_source, change_map)
+    adapters = adapter_options(model, lora, ip_adapter, ip_adapter_image, ip_adapter_scale)  # reads the IP image
+    stages = {**dict(stages or {}), **adapters.load_kwargs()}  # load_editor's lora= / ip_adapter=
     timings: dict[str, float] = {}
     started = clock = time.perf_counter()
     # Cheap inputs first (image, plan, a given map), then the model (a file read), then the map models.
@@ -274,6 +285,7 @@ def edit(
     seed = secrets.randbelow(2**31) if seed is None else int(seed)  # numpy integers: manual_seed takes int only
     steps = 30 if steps is None else int(steps)
     settings = _settings(steps, guidance_scale, negative_prompt, crop, max_megapixels, progress, map_models)
+    settings.update(adapters.settings())
     if change.max() == 0:
         timings.update(load=0.0, diffusion=0.0, total=time.perf_counter() - started)
         plan = plan.replace(notes=[*plan.notes, _NOTHING_TO_CHANGE])
@@ -295,7 +307,7 @@ def edit(
     diffuse = partial(diffuse_regions, editor, source, regions) if regions else partial(
         _diffuse, editor, source, change, prompt=plan.prompt)
     edited, box = diffuse(crop, max_megapixels, seed, negative_prompt=negative_prompt, num_inference_steps=steps,
-                          guidance_scale=guidance_scale)
+                          guidance_scale=guidance_scale, **adapters.call_kwargs(editor))
     timings["diffusion"] = time.perf_counter() - clock
     timings["total"] = time.perf_counter() - started
     settings.update(crop_box=None if box is None else box.as_tuple(), family=editor.family,
