@@ -25,7 +25,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -49,6 +49,7 @@ class Case:
     size: int
     n_steps: int
     repeats: int
+    call: dict = field(default_factory=dict)  # extra call arguments of editor and stock (a control image)
 
 
 class LoopTimer:
@@ -105,7 +106,10 @@ def tiny_cases(repeats: int) -> list[Case]:
     """One row per tiny editor every family registers."""
     from diffdiff.tiny import generic_cases
 
-    return [Case(f"{name} (tiny)", tiny_editor(name), 64, 10, repeats) for name in generic_cases()]
+    # ControlNet img2img needs its control image: the one non-generic row, given it explicitly.
+    control = {"control_image": torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))}
+    return [Case(f"{name} (tiny)", tiny_editor(name), 64, 10, repeats) for name in generic_cases()] + [
+        Case("sd-controlnet (tiny)", tiny_editor("sd-controlnet"), 64, 10, repeats, control)]
 
 
 FULL_CASES: list[Case] = [
@@ -135,10 +139,10 @@ def measure(case: Case) -> dict:
             timer.reset()
             generator = torch.Generator().manual_seed(1)
             if kind == "stock":
-                stock_img2img(editor, image, prompt, 0.5, case.n_steps, generator, output_type="pt")
+                stock_img2img(editor, image, prompt, 0.5, case.n_steps, generator, output_type="pt", **case.call)
             else:
                 editor(image, prompt, change, num_inference_steps=case.n_steps, generator=generator,
-                       output_type="pt", skip_idle_steps=(kind == "editor"))
+                       output_type="pt", skip_idle_steps=(kind == "editor"), **case.call)
             loops[kind].append(timer.seconds)
 
         return once

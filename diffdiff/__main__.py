@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from diffdiff.cli_adapter_flags import adapter_flag_values, add_adapter_flags, use_ip_adapter
+from diffdiff.cli_flags import add_control_flags, control_image_for, controlnet_value
 
 # transformers prints notices (torchvision fallbacks) on import; a CLI's stderr is for our one-line errors.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true",
                         help="accepted for compatibility: an existing output is replaced anyway, an input never")
     add_adapter_flags(parser)  # --lora, --ip-adapter, --ip-image, --ip-scale
+    add_control_flags(parser)  # --controlnet, --control, --control-scale
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
@@ -93,12 +95,16 @@ def run(args: argparse.Namespace) -> None:
     image = open_image_file(args.image, "image").convert("RGB")
     change_map = open_image_file(args.change_map, "map")
     stages = {role: getattr(args, role) for role in ("refiner", "prior", "stage2", "stage3") if getattr(args, role)}
+    control = {}
+    if (controlnet := controlnet_value(args)) is not None:  # the control image is made before the model loads
+        stages["controlnet"] = controlnet
+        control = {"control_image": control_image_for(args, image), "controlnet_conditioning_scale": args.control_scale}
     editor = DifferentialEditor.from_pretrained(args.model, torch_dtype=args.dtype, device=args.device,
                                                 scheduler=args.scheduler, lora=adapters.get("lora"), **stages)
     out = editor(image, args.prompt, change_map, num_inference_steps=args.steps, guidance_scale=args.guidance,
                  negative_prompt=args.negative_prompt,
                  generator=torch.Generator().manual_seed(args.seed), invert_map=args.invert_map,
-                 **use_ip_adapter(editor, adapters))
+                 **use_ip_adapter(editor, adapters), **control)
     save_image(out.images[0], args.output)  # atomic: an interrupted run leaves no half-written file
     print(f"wrote {args.output} ({out.steps_run} of {args.steps} steps ran)")
 

@@ -81,6 +81,23 @@ DEFAULT_MODELS: dict[str, dict[str, ModelSpec]] = {
         "main": ModelSpec("black-forest-labs/FLUX.1-Kontext-dev", "main", "FLUX.1 [dev] Non-Commercial License",
                           gated=True, note="gated; non-commercial use only; instruction = prompt, original = context"),
     },
+    # ControlNet families: "main" and the other roles are ControlNet models, loaded as
+    # DifferentialEditor.from_pretrained(<the base family's checkpoint>, controlnet=<id>).
+    "sd_controlnet": {
+        "main": ModelSpec("lllyasviel/control_v11f1p_sd15_depth", "main", _OPENRAIL,
+                          note="ControlNet (depth, near = white) for the sd base (controlnet=)"),
+        "canny": ModelSpec("lllyasviel/control_v11p_sd15_canny", "main", _OPENRAIL, note="ControlNet (Canny edges)"),
+    },
+    "sdxl_controlnet": {
+        "main": ModelSpec("diffusers/controlnet-depth-sdxl-1.0", "main", _OPENRAIL_PP,
+                          note="ControlNet (depth) for the sdxl base (controlnet=)"),
+        "canny": ModelSpec("diffusers/controlnet-canny-sdxl-1.0", "main", _OPENRAIL_PP,
+                           note="ControlNet (Canny edges)"),
+    },
+    "flux_controlnet": {
+        "main": ModelSpec("InstantX/FLUX.1-dev-Controlnet-Canny", "main", "FLUX.1 [dev] Non-Commercial License",
+                          note="ControlNet (Canny edges) for FLUX.1 [dev]; non-commercial use only"),
+    },
     "sd_inpaint": {
         "main": ModelSpec("stable-diffusion-v1-5/stable-diffusion-inpainting", "main", _OPENRAIL,
                           note="9-channel UNet; the mask it sees follows the map step by step"),

@@ -19,6 +19,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 from typing import TYPE_CHECKING, Any
 
 from diffdiff.cli_adapter_flags import adapter_flag_values, add_adapter_flags
+from diffdiff.cli_flags import add_control_flags, control_flag_values
 
 if TYPE_CHECKING:
     from automaps.op_specs import OpSpec
@@ -107,7 +108,7 @@ def cmd_edit(args: argparse.Namespace) -> None:
         guidance_scale=args.guidance, crop=args.crop, scheduler=args.scheduler, device=args.device,
         torch_dtype=args.dtype, stages={flag: getattr(args, flag) for flag in STAGE_FLAGS if getattr(args, flag)},
         progress=not args.quiet, max_megapixels=None if args.max_megapixels == 0 else args.max_megapixels,
-        **adapter_flag_values(args),
+        **adapter_flag_values(args), **control_flag_values(args),
     )
     from automaps.hub import quiet_libraries
 
@@ -360,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="accepted for old scripts: outputs are replaced atomically, inputs never overwritten")
     edit.add_argument("--quiet", action="store_true", help="no progress bars or summary")
     add_adapter_flags(edit)
+    add_control_flags(edit)  # --controlnet, --control, --control-scale
     edit.set_defaults(run=cmd_edit)
 
     plan = commands.add_parser("plan", help="print the edit plan of an instruction as JSON (no model)")

@@ -22,6 +22,7 @@ from automaps.hub import quiet_libraries
 from automaps.plan_types import PHRASE_GENERATORS, EditPlan
 from pipelines.adapters import adapter_options
 from pipelines.checks import check_arguments, check_model, warn_if_truncated
+from pipelines.control import check_control_arguments, control_call, control_stages
 from pipelines.crop import CropBox, choose_crop, crop_work_size, native_resolution
 from pipelines.images import DEFAULT_MAX_MEGAPIXELS, MIN_SIDE, budget_size, load_image, paste_through_map
 from pipelines.instruction import check_map_source, diffedit_change_map, instruction_plan
@@ -136,7 +137,8 @@ def _apply_overrides(plan: EditPlan, region: str | None, strength: float | None,
         if not isinstance(region, str) or not region.strip():
             raise ValueError("region: must be a non-empty phrase")
         generator = plan.generator if plan.generator in PHRASE_GENERATORS else "auto"
-        changes.update(regions=[region.strip()], generator=generator, invert_region=False, depth_weighted=False)
+        changes.update(regions=[region.strip()], generator=generator, invert_region=False, depth_weighted=False,
+                       parts=[], where=None, part=None)  # the caller's phrase replaces every planned region
     if strength is not None:
         changes["strength"] = strength
     if prompt is not None:
@@ -197,6 +199,9 @@ def edit(
     release_map_models: bool = False,
     progress: bool = True,
     map_source: str = "plan",
+    controlnet: Any = None,
+    control: Any = None,
+    control_scale: float = 1.0,
     lora: Any = None,
     ip_adapter: str | None = None,
     ip_adapter_image: Any = None,
@@ -238,6 +243,10 @@ def edit(
         map_source: ``"plan"`` (the planner's recipe) or ``"diffedit"``: the loaded diffusion model's own map,
             ``|eps(text) - eps("")|`` over noise draws, no segmentation model (text: the instruction for an
             instruction model such as ``"kontext"``, else the plan's prompt; see :mod:`pipelines.instruction`).
+        controlnet: a ControlNet hub id or folder (or a list) for a model loaded here (SD, SDXL, Flux).
+        control: the ControlNet's control image: ``"depth"``, ``"canny"`` (made from the image by automaps),
+            a PIL image, an array or a path (:mod:`pipelines.control`). The edit then runs on the whole image.
+        control_scale: ``controlnet_conditioning_scale``.
         lora: LoRA weights for a model loaded here, ``[ID_OR_PATH or (ID_OR_PATH, scale), ...]``.
         ip_adapter: an IP-Adapter ``REPO[::SUBFOLDER/WEIGHT]`` (``"h94/IP-Adapter"``) for a model loaded here.
         ip_adapter_image: its reference image (path, PIL or array); also for an editor that has an IP-Adapter.
@@ -259,6 +268,8 @@ def edit(
                           device, torch_dtype, guidance_scale=guidance_scale, strength=strength,
                           negative_prompt=negative_prompt, release_map_models=release_map_models, progress=progress)
     check_map_source(map_source, change_map)
+    check_control_arguments(controlnet, control, control_scale)
+    stages, crop = control_stages(stages, controlnet), "off" if control is not None else crop  # control: whole image
     adapters = adapter_options(model, lora, ip_adapter, ip_adapter_image, ip_adapter_scale)  # reads the IP image
     stages = {**dict(stages or {}), **adapters.load_kwargs()}  # load_editor's lora= / ip_adapter=
     timings: dict[str, float] = {}
@@ -307,7 +318,9 @@ def edit(
     diffuse = partial(diffuse_regions, editor, source, regions) if regions else partial(
         _diffuse, editor, source, change, prompt=plan.prompt)
     edited, box = diffuse(crop, max_megapixels, seed, negative_prompt=negative_prompt, num_inference_steps=steps,
-                          guidance_scale=guidance_scale, **adapters.call_kwargs(editor))
+                          guidance_scale=guidance_scale,
+                          **control_call(editor, control, source, control_scale, map_models, device),
+                          **adapters.call_kwargs(editor))
     timings["diffusion"] = time.perf_counter() - clock
     timings["total"] = time.perf_counter() - started
     settings.update(crop_box=None if box is None else box.as_tuple(), family=editor.family,

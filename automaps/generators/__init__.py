@@ -2,9 +2,10 @@
 
 >>> from automaps.generators import generate, list_generators
 >>> sorted(spec.name for spec in list_generators())[:4]
-['auto', 'clipseg', 'constant', 'depth']
+['auto', 'canny', 'clipseg', 'constant']
 
-Built-in generators: ``clipseg``, ``grounded``, ``sam``, ``depth``, ``saliency``, ``auto``, ``diffedit``, and
+Built-in generators: ``clipseg``, ``grounded``, ``sam``, ``depth``, ``saliency``, ``canny``, ``auto``,
+``diffedit``, and
 the model-free ``constant``, ``gradient``, ``radial``, ``fan``, ``file``, ``spatial``. Importing this package
 registers them without importing any model library (transformers, OpenCV load inside the generator functions).
 """
@@ -14,7 +15,18 @@ from __future__ import annotations
 from automaps.errors import ModelNotAvailableError  # the one class, also automaps.ModelNotAvailableError
 
 # Built-in generators register themselves on import (their heavy imports are deferred to call time).
-from automaps.generators import auto, clipseg, depth, diffedit, grounded, saliency, sam, spatial, synthetic  # noqa: F401
+from automaps.generators import (  # noqa: F401
+    auto,
+    canny,
+    clipseg,
+    depth,
+    diffedit,
+    grounded,
+    saliency,
+    sam,
+    spatial,
+    synthetic,
+)
 from automaps.generators.loading import cached, load, release
 from automaps.generators.registry import (
     ENTRY_POINT_GROUP,

@@ -1,8 +1,9 @@
 """Tiny random ControlNet models for the tiny SD, SDXL and Flux pipelines, and the ControlNet editor cases.
 
-Each builder returns a ControlNet *model* (``ControlNetModel`` / ``FluxControlNetModel``) made from the
-matching tiny base's denoiser, so ``DifferentialEditor.from_pretrained(<tiny base folder>,
-controlnet=<tiny ControlNet folder>)`` fits together. diffusers initialises a ControlNet's output
+``<base>-controlnet-net`` builders return a ControlNet *model* (``ControlNetModel`` / ``FluxControlNetModel``)
+made from the matching tiny base's denoiser, so ``DifferentialEditor.from_pretrained(<tiny base folder>,
+controlnet=<its folder>)`` fits together; ``<base>-controlnet`` builders return the whole ControlNet img2img
+pipeline made of the same parts (the tiny editor cases load those). diffusers initialises a ControlNet's output
 projections to zero (it then adds nothing to the denoiser); they are re-drawn here so that the control
 image really changes the result and the tests can see it.
 """
@@ -56,11 +57,31 @@ def _flux_controlnet(seed: int = 0):
     return redraw_zero_outputs(controlnet, seed)
 
 
-register_tiny("sd-controlnet", lambda: _unet_controlnet("sd", 1))
-register_tiny("sd-controlnet-2", lambda: _unet_controlnet("sd", 2))
-register_tiny("sdxl-controlnet", lambda: _unet_controlnet("sdxl", 1))
-register_tiny("flux-controlnet", _flux_controlnet)
+def _pipeline(base: str, img2img_class: str, controlnet):
+    """The tiny ``base`` pipeline's components plus ``controlnet``, as a ControlNet img2img pipeline."""
+    import diffusers
+
+    cls = getattr(diffusers, img2img_class)
+    expected, optional = cls._get_signature_keys(cls)
+    accepted = set(expected) | set(optional)
+    kwargs = {name: value for name, value in TINY_FAMILIES[base]().components.items() if name in accepted}
+    if "requires_safety_checker" in accepted:
+        kwargs["requires_safety_checker"] = False
+    return cls(**kwargs, controlnet=controlnet)
+
+
+# ControlNet models (what from_pretrained(base, controlnet=<folder>) loads)...
+register_tiny("sd-controlnet-net", lambda: _unet_controlnet("sd", 1))
+register_tiny("sd-controlnet-net-2", lambda: _unet_controlnet("sd", 2))
+register_tiny("sdxl-controlnet-net", lambda: _unet_controlnet("sdxl", 1))
+register_tiny("flux-controlnet-net", _flux_controlnet)
+# ... and whole ControlNet img2img pipelines made of the same parts (their model_index names the family).
+register_tiny("sd-controlnet", lambda: _pipeline("sd", "StableDiffusionControlNetImg2ImgPipeline",
+                                                 _unet_controlnet("sd", 1)))
+register_tiny("sdxl-controlnet", lambda: _pipeline("sdxl", "StableDiffusionXLControlNetImg2ImgPipeline",
+                                                   _unet_controlnet("sdxl", 1)))
+register_tiny("flux-controlnet", lambda: _pipeline("flux", "FluxControlNetImg2ImgPipeline", _flux_controlnet()))
 _NEEDS = ("control_image",)
-tiny_editor("sd-controlnet", "sd_controlnet", "sd", requires=_NEEDS, controlnet="sd-controlnet")
-tiny_editor("sdxl-controlnet", "sdxl_controlnet", "sdxl", requires=_NEEDS, controlnet="sdxl-controlnet")
-tiny_editor("flux-controlnet", "flux_controlnet", "flux", requires=_NEEDS, controlnet="flux-controlnet")
+tiny_editor("sd-controlnet", "sd_controlnet", "sd-controlnet", requires=_NEEDS)
+tiny_editor("sdxl-controlnet", "sdxl_controlnet", "sdxl-controlnet", requires=_NEEDS)
+tiny_editor("flux-controlnet", "flux_controlnet", "flux-controlnet", requires=_NEEDS)
