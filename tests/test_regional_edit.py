@@ -73,6 +73,10 @@ def test_single_part_and_overrides_do_not_run_regions(photo, editor, map_models,
                   prompt="a painting")
     assert spy.calls == [] and result.plan.prompt == "a painting"
     assert not runs_regions(plan(TWO_PARTS), change_map=0.5, region=None, prompt=None)
+    from pipelines.edit import _apply_overrides
+
+    phrase = _apply_overrides(plan("put a hat on the dog on the left"), "rocket", None, None)
+    assert (phrase.parts, phrase.regions, phrase.where, phrase.part) == ([], ["rocket"], None, None)
     assert runs_regions(plan(TWO_PARTS), change_map=None, region=None, prompt=None)
 
 
