@@ -182,7 +182,7 @@ class RegionalDenoiser:
     ``[unconditional, conditional]``; ``n = b`` without) runs once on ``n + U b`` rows: the pipeline's own
     rows, then for each of the ``U`` further prompts a copy of the conditional rows conditioned on that
     prompt. It returns the pipeline's ``n`` rows, the conditional ones combined per cell (:func:`combine`).
-    The denoiser's ``forward`` is restored on exit, whatever happens.
+    It works through forward hooks on the denoiser, removed on exit whatever happens.
 
     Args:
         denoiser: the family's denoiser module of the pipeline (``adapter.denoiser(pipe)``).
@@ -195,44 +195,43 @@ class RegionalDenoiser:
         self.denoiser, self.embeds, self.weights = denoiser, embeds, weights
         self.rows = weights.shape[1]
         self.calls = 0
-        self._saved: Any = None
+        self._handles: list = []
+        self._n = 0
 
     def __enter__(self) -> RegionalDenoiser:
         module = self.denoiser
-        self._saved = module.__dict__.get("forward")  # an instance-level forward (an accelerate hook) or None
-        original = module.forward
-        self._signature = inspect.signature(original)
+        self._signature = inspect.signature(module.forward)
         self._first = next(iter(self._signature.parameters))
-
-        def forward(*args: Any, **kwargs: Any) -> Any:
-            return self._forward(original, args, kwargs)
-
-        module.forward = forward
+        # Prepended hooks: every other hook (call counters, the DiffEdit probe's) sees the batch the model
+        # really runs on, and the combined output.
+        self._handles = [module.register_forward_pre_hook(self._grow_inputs, with_kwargs=True, prepend=True),
+                         module.register_forward_hook(self._combine_output, prepend=True)]
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._saved is not None:
-            self.denoiser.forward = self._saved
-        else:
-            del self.denoiser.forward
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
 
-    def _forward(self, original, args: tuple, kwargs: dict[str, Any]) -> Any:
+    def _grow_inputs(self, module, args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
         bound = self._signature.bind(*args, **kwargs)
         arguments = bound.arguments
-        n = arguments[self._first].shape[0]
-        b = self.rows
+        n, b = arguments[self._first].shape[0], self.rows
         if n not in (b, 2 * b):
             raise RuntimeError(f"regions: the denoiser got {n} rows for {b} images; expected {b} or {2 * b}")
         for name, value in arguments.items():
             if name not in _SHARED_ARGUMENTS:
                 arguments[name] = self._expand(name, value, n)
         self.calls += 1
-        output = original(*bound.args, **bound.kwargs)
+        self._n = n
+        return bound.args, bound.kwargs
+
+    def _combine_output(self, module, args: tuple, output: Any) -> Any:
+        n, b = self._n, self.rows
         prediction = output[0] if isinstance(output, tuple) else output.sample
         kept, conditional = prediction[: n - b], prediction[n - b :].split(b)
         weights = self.weights.to(device=prediction.device, dtype=prediction.dtype)
-        mixed = combine(conditional[0], list(conditional[1:]), list(weights))
-        prediction = torch.cat([kept, mixed])
+        prediction = torch.cat([kept, combine(conditional[0], list(conditional[1:]), list(weights))])
         if isinstance(output, tuple):
             return (prediction, *output[1:])
         output.sample = prediction
