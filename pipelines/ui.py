@@ -308,7 +308,7 @@ def edit_options(page: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in options.items() if name in accepted}
 
 
-def run_edit(source: Image.Image, plan: EditPlan, change: ChangeMap, settings: UISettings, *, model: str = "",
+def run_edit(source: Image.Image, plan: EditPlan, change: ChangeMap | None, settings: UISettings, *, model: str = "",
              steps: int | None = None, seed: Any = None, negative_prompt: str = "",
              options: Mapping[str, Any] | None = None):
     """Run the edit with the page's map and plan (no map model runs again).
@@ -316,7 +316,8 @@ def run_edit(source: Image.Image, plan: EditPlan, change: ChangeMap, settings: U
     Args:
         source: the RGB image.
         plan: the plan shown on the page; its prompt is the target prompt and it is recorded in ``edit.json``.
-        change: the map shown (and painted) on the page, 1 = change fully.
+        change: the map shown (and painted) on the page, 1 = change fully; ``None``: the plan's own map, made
+            again by :func:`pipelines.edit` (a compound plan then edits each part with its own prompt).
         settings: the page's settings (default model, map models, device).
         model: alias, hub id or folder (``""`` = ``settings.model``).
         steps: inference steps (``None`` = ``settings.steps``).

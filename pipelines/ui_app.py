@@ -85,7 +85,8 @@ class _Handlers:
         plan = adjusted_plan(state["plan"], knobs)
         change = make_map(state["source"], plan, knobs, uploaded=uploaded, map_models=self.settings.map_models,
                           device=self.settings.device)
-        state.update(adjusted=plan, map=change)
+        # The plan's own map (no upload, gamma 1, not inverted): a compound plan may then run region by region.
+        state.update(adjusted=plan, map=change, plan_map=not uploaded and knobs.gamma == 1.0 and not knobs.invert)
         shown = change.overlay(state["source"]).convert("RGBA")
         status = (f"Map ready in {time.perf_counter() - started:.1f} s: mean {change.mean():.2f}, max "
                   f"{change.max():.2f} ({change.provenance})")
@@ -139,6 +140,8 @@ class _Handlers:
         fields = (controlnet, control_source, control_image, control_scale, lora, lora_scale, ip_adapter,
                   ip_adapter_image, ip_adapter_scale)
         options = dict(zip(PAGE_OPTIONS, fields, strict=True))
+        if change is state["map"] and state.get("plan_map") and state["adjusted"].parts:
+            change = None  # unpainted compound plan: edit() runs each part with its own prompt (edit_regions)
         progress(0, desc="editing")
         result = run_edit(state["source"], state["adjusted"], change, self.settings, model=model, steps=steps,
                           seed=None if seed is None or seed < 0 else int(seed), negative_prompt=negative or "",
@@ -235,6 +238,67 @@ def _offered_options() -> list[str]:
     return [name for name in EDIT_OPTIONS if name in accepted]
 
 
+def _input_column(w: dict[str, Any]) -> None:
+    """The left column: image, instruction, plan and the map's knobs (widgets stored into ``w``)."""
+    w["image"] = gr.Image(type="filepath", label="Image", elem_id="image", sources=["upload", "clipboard"])
+    w["instruction"] = gr.Textbox(label="Instruction", elem_id="instruction", placeholder="make the sky stormy")
+    w["preview"] = gr.Button("Plan and map", elem_id="preview")
+    w["plan"] = gr.Markdown(elem_id="plan")
+    with gr.Accordion("Adjust the map", open=True):
+        w.update(_map_controls())
+
+
+def _edit_column(w: dict[str, Any], settings: UISettings) -> None:
+    """The right column: the paintable map, the model and run settings, the optional adapters, Run."""
+    w["change_map"] = gr.ImageEditor(
+        label="Change map (red = change): paint white = change, black = keep", elem_id="change-map", type="numpy",
+        image_mode="RGBA", sources=[], transforms=[], layers=False, eraser=gr.Eraser(), height=420,
+        brush=gr.Brush(colors=_BRUSH_COLORS, default_color=_BRUSH_COLORS[0], color_mode="fixed"))
+    w["softness"] = gr.Slider(0, 32, value=4, step=1, label="Brush softness (px blur of strokes)", elem_id="softness")
+    with gr.Row():
+        w["model"] = gr.Textbox(value=settings.model, label="Model (alias, hub id or folder)", elem_id="model")
+        w["steps"] = gr.Number(value=settings.steps, precision=0, minimum=1, label="Steps", elem_id="steps")
+        w["seed"] = gr.Number(value=-1, precision=0, label="Seed (-1 = random)", elem_id="seed")
+    w["negative"] = gr.Textbox(label="Negative prompt", elem_id="negative-prompt")
+    w["options"] = _option_controls(_offered_options())
+    w["run"] = gr.Button("Run edit", variant="primary", elem_id="run")
+
+
+def _output_rows(w: dict[str, Any]) -> None:
+    """Before/after, the map used, download, chain, and the Strength Fan."""
+    with gr.Row():
+        w["result"] = gr.ImageSlider(label="Before / after", elem_id="result", type="pil", height=420)
+        w["used_map"] = gr.Image(label="Map used", elem_id="used-map", interactive=False, height=420)
+    with gr.Row():
+        w["download"] = gr.DownloadButton("Download image + map + plan (zip)", elem_id="download", interactive=False)
+        w["chain"] = gr.Button("Edit the result next", elem_id="chain")
+        w["fan"] = gr.Button("Strength Fan", elem_id="fan")
+    w["fan_sheet"] = gr.Image(label="Strength Fan", elem_id="fan-sheet", interactive=False)
+
+
+def _wire(handlers: _Handlers, w: dict[str, Any]) -> None:
+    """Connect the widgets to the handlers; model work shares one queue at concurrency 1."""
+    queued = {"concurrency_id": _MODEL_QUEUE, "concurrency_limit": 1}
+    status, state = w["status"], w["state"]
+    knobs = [w[name] for name in ("region", "generator", "strength", "grow", "feather")]
+    preview = dict(fn=_guarded(9)(handlers.preview),
+                   inputs=[w["image"], w["instruction"], w["gamma"], w["invert"], w["uploaded"], state],
+                   outputs=[status, w["plan"], *knobs, w["change_map"], state], **queued)
+    for event in (w["instruction"].submit, w["preview"].click, w["image"].upload):
+        event(**preview)
+    adjust = dict(fn=_guarded(4)(handlers.adjust),
+                  inputs=[w["image"], *knobs, w["gamma"], w["invert"], w["uploaded"], state],
+                  outputs=[status, w["plan"], w["change_map"], state], **queued)
+    for event in (w["region"].submit, w["generator"].input, w["invert"].input, w["uploaded"].upload,
+                  w["uploaded"].clear, *(w[name].release for name in ("strength", "grow", "feather", "gamma"))):
+        event(**adjust)
+    painted = [w["change_map"], w["softness"], w["model"], w["steps"], w["seed"]]
+    w["run"].click(_guarded(5)(handlers.run), [*painted, w["negative"], *w["options"], state],
+                   [status, w["result"], w["used_map"], w["download"], state], **queued)
+    w["fan"].click(_guarded(2)(handlers.fan), [*painted, state], [status, w["fan_sheet"]], **queued)
+    w["chain"].click(_guarded(4)(handlers.chain), [state], [status, w["image"], w["instruction"], state])
+
+
 def build_app(settings: UISettings | None = None):
     """The ``automaps ui`` page as a ``gr.Blocks`` (queued, model work at concurrency 1), not yet launched.
 
@@ -242,68 +306,21 @@ def build_app(settings: UISettings | None = None):
         settings: default model, map models, device, steps (``None``: :class:`UISettings` defaults).
 
     Returns:
-        The ``gr.Blocks`` app.
+        The ``gr.Blocks`` app; ``app.automaps_work_dir`` is the folder its downloads are written to.
     """
     handlers = _Handlers(settings or UISettings())
+    widgets: dict[str, Any] = {}
     with gr.Blocks(title="automaps") as app:
-        state = gr.State({})
+        widgets["state"] = gr.State({})
         gr.Markdown(f"## automaps: edit by instruction, with a change map you can see and adjust\n{_HELP}")
-        status = gr.Markdown("Ready.", elem_id="status")
+        widgets["status"] = gr.Markdown("Ready.", elem_id="status")
         with gr.Row():
             with gr.Column():
-                image = gr.Image(type="filepath", label="Image", elem_id="image", sources=["upload", "clipboard"])
-                instruction = gr.Textbox(label="Instruction", elem_id="instruction",
-                                         placeholder="make the sky stormy")
-                preview = gr.Button("Plan and map", elem_id="preview")
-                plan = gr.Markdown(elem_id="plan")
-                with gr.Accordion("Adjust the map", open=True):
-                    knobs = _map_controls()
+                _input_column(widgets)
             with gr.Column():
-                change_map = gr.ImageEditor(
-                    label="Change map (red = change): paint white = change, black = keep", elem_id="change-map",
-                    type="numpy", image_mode="RGBA", sources=[], transforms=[], layers=False,
-                    brush=gr.Brush(colors=_BRUSH_COLORS, default_color=_BRUSH_COLORS[0], color_mode="fixed"),
-                    eraser=gr.Eraser(), height=420)
-                softness = gr.Slider(0, 32, value=4, step=1, label="Brush softness (px blur of strokes)",
-                                     elem_id="softness")
-                with gr.Row():
-                    model = gr.Textbox(value=handlers.settings.model, label="Model (alias, hub id or folder)",
-                                       elem_id="model")
-                    steps = gr.Number(value=handlers.settings.steps, precision=0, minimum=1, label="Steps",
-                                      elem_id="steps")
-                    seed = gr.Number(value=-1, precision=0, label="Seed (-1 = random)", elem_id="seed")
-                negative = gr.Textbox(label="Negative prompt", elem_id="negative-prompt")
-                options = _option_controls(_offered_options())
-                run = gr.Button("Run edit", variant="primary", elem_id="run")
-        with gr.Row():
-            result = gr.ImageSlider(label="Before / after", elem_id="result", type="pil", height=420)
-            used_map = gr.Image(label="Map used", elem_id="used-map", interactive=False, height=420)
-        with gr.Row():
-            download = gr.DownloadButton("Download image + map + plan (zip)", elem_id="download", interactive=False)
-            chain = gr.Button("Edit the result next", elem_id="chain")
-            fan = gr.Button("Strength Fan", elem_id="fan")
-        fan_sheet = gr.Image(label="Strength Fan", elem_id="fan-sheet", interactive=False)
-
-        queued = {"concurrency_id": _MODEL_QUEUE, "concurrency_limit": 1}
-        k = knobs
-        preview_io = dict(fn=_guarded(9)(handlers.preview),
-                          inputs=[image, instruction, k["gamma"], k["invert"], k["uploaded"], state],
-                          outputs=[status, plan, k["region"], k["generator"], k["strength"], k["grow"], k["feather"],
-                                   change_map, state], **queued)
-        for event in (instruction.submit, preview.click, image.upload):
-            event(**preview_io)
-        adjust_io = dict(fn=_guarded(4)(handlers.adjust),
-                         inputs=[image, k["region"], k["generator"], k["strength"], k["grow"], k["feather"],
-                                 k["gamma"], k["invert"], k["uploaded"], state],
-                         outputs=[status, plan, change_map, state], **queued)
-        for event in (k["region"].submit, k["generator"].input, k["invert"].input, k["uploaded"].upload,
-                      k["uploaded"].clear, *(k[s].release for s in ("strength", "grow", "feather", "gamma"))):
-            event(**adjust_io)
-        run.click(_guarded(5)(handlers.run), [change_map, softness, model, steps, seed, negative, *options, state],
-                  [status, result, used_map, download, state], **queued)
-        fan.click(_guarded(2)(handlers.fan), [change_map, softness, model, steps, seed, state], [status, fan_sheet],
-                  **queued)
-        chain.click(_guarded(4)(handlers.chain), [state], [status, image, instruction, state])
+                _edit_column(widgets, handlers.settings)
+        _output_rows(widgets)
+        _wire(handlers, widgets)
     app.queue(default_concurrency_limit=1)
     app.automaps_work_dir = handlers.work_dir
     return app

@@ -171,6 +171,18 @@ def test_run_edit_is_edit_with_the_pages_map_and_plan(photo, settings, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["edit.zip"]  # no half-written or staging files left
 
 
+def test_a_compound_plan_runs_as_edit_runs_it(photo, settings):
+    from pipelines.edit import edit
+
+    source = read_upload(photo)
+    plan = plan_instruction("make the sky stormy and the grass yellow")
+    result = run_edit(source, plan, None, settings, seed=2)  # None: the plan's own map, as the page sends it
+    stock = edit(source, plan.instruction, model=settings.model, seed=2, steps=4, progress=False,
+                 map_models=settings.map_models)
+    assert np.array_equal(np.asarray(result.image), np.asarray(stock.image))
+    assert result.plan.parts == stock.plan.parts and np.array_equal(result.change_map.values, stock.change_map.values)
+
+
 def test_a_lora_from_the_page_reaches_edit(photo, settings, tmp_path):
     import inspect
 
