@@ -307,7 +307,8 @@ def edit(
     timings["load"] = time.perf_counter() - clock
     plan = instruction_plan(editor, plan, instruction, prompt_given=prompt is not None)
     regions, plan = usable_regions(editor, plan, regions)  # a family without regions runs the union
-    warn_if_truncated(editor, plan.prompt, "prompt")
+    for text in [p for p, _ in regions] if regions else [plan.prompt]:  # regions: each part's own prompt
+        warn_if_truncated(editor, text, "prompt")
     warn_if_truncated(editor, negative_prompt, "negative_prompt")
     if _frees_no_step(editor, change, steps):  # warned: the input is returned, as for an all-zero map
         timings.update(diffusion=0.0, total=time.perf_counter() - started)
