@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from automaps.hub import not_available, offline
-from automaps.plan_types import GENERATORS, KINDS, EditPlan, Planner
+from automaps.plan_types import GENERATORS, KINDS, PARTS, WHERE, EditPlan, Planner
 from automaps.planner import plan as rule_plan
 
 __all__ = ["SYSTEM_PROMPT", "LLMPlanner", "parse_plan_json"]
@@ -32,7 +32,10 @@ subject kept);
 "generator": one of {json.dumps(GENERATORS)} ("clipseg" for sky/water/grass, "auto" for objects,
 "saliency" for background, "constant" or "depth" for whole-image edits);
 optional: "grow" (int >= 0 px), "feather" (number >= 0), "invert_region" (true for background),
-"depth_weighted" (bool), "notes" (list of strings). Person pronouns (her, him, them) mean "person".
+"depth_weighted" (bool), "notes" (list of strings), "where" (one of {json.dumps(WHERE)}: where the region is),
+"part" (one of {json.dumps(PARTS)}: the part of the one region an accessory goes on), "parts" (for several
+edits in one instruction: a list of two or more such objects, one region each).
+Person pronouns (her, him, them) mean "person".
 Example: make the sky stormy but not the mountains ->
 {json.dumps({k: v for k, v in rule_plan("make the sky stormy but not the mountains").to_dict().items()
              if k not in ("instruction", "notes")})}

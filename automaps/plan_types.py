@@ -44,11 +44,12 @@ def _str_list(name: str, value: Any) -> list[str]:
 _OPTIONAL: dict[str, Any] = {"parts": [], "where": None, "part": None}  # left out of to_dict() when unset
 
 
-def _parts(value: Any) -> list[EditPlan]:
-    # Parts arrive as plans or (from JSON) as dicts; a single part would just be the plan itself.
+def _parts(value: Any, instruction: str) -> list[EditPlan]:
+    # Parts arrive as plans or (from JSON, an LLM) as dicts: instruction defaults to the whole plan's.
     if isinstance(value, (str, dict)) or not isinstance(value, Sequence):
         raise TypeError(f"parts: must be a list of EditPlan, got {type(value).__name__}")
-    parts = [EditPlan.from_dict(p) if isinstance(p, dict) else p for p in value]
+    defaults = {"instruction": instruction, "negatives": []}
+    parts = [EditPlan.from_dict({**defaults, **p}) if isinstance(p, dict) else p for p in value]
     if not all(isinstance(p, EditPlan) for p in parts):
         raise TypeError("parts: every item must be an EditPlan (or its dict)")
     if len(parts) == 1:
@@ -135,7 +136,7 @@ class EditPlan:
             raise ValueError(f"where: must be None or one of {WHERE}, got {self.where!r}")
         if self.part is not None and (self.part not in PARTS or len(self.regions) != 1):
             raise ValueError(f"part: must be None or one of {PARTS} of a plan with one region, got {self.part!r}")
-        object.__setattr__(self, "parts", _parts(self.parts))
+        object.__setattr__(self, "parts", _parts(self.parts, self.instruction))
 
     @property
     def all_parts(self) -> list[EditPlan]:

@@ -197,6 +197,18 @@ def test_compound_plan_json_round_trip() -> None:
     assert "parts" not in plan("make the car red").to_dict()  # a plain plan's dict is unchanged
 
 
+def test_llm_answer_with_parts_is_read() -> None:
+    from automaps.llm_planner import SYSTEM_PROMPT, parse_plan_json
+
+    part = {"kind": "attribute", "prompt": "a stormy sky", "strength": 0.9, "generator": "clipseg"}
+    answer = {**part, "regions": ["sky", "grass"], "parts": [{**part, "regions": ["sky"], "where": "top"},
+                                                             {**part, "regions": ["grass"], "prompt": "yellow grass"}]}
+    p = parse_plan_json(json.dumps(answer), "make the sky stormy and the grass yellow")
+    assert [(q.regions, q.where, q.instruction) for q in p.parts] == [
+        (["sky"], "top", p.instruction), (["grass"], None, p.instruction)]
+    assert '"parts"' in SYSTEM_PROMPT and '"where"' in SYSTEM_PROMPT
+
+
 def test_plan_validates_new_fields() -> None:
     base = plan("make the car red")
     with pytest.raises(ValueError, match="where"):
