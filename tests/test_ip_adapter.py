@@ -179,3 +179,32 @@ def test_a_missing_weight_file_names_it(tiny_folders, ip_folder):
     editor = DifferentialEditor.from_pretrained(tiny_folders["sd"], device="cpu")
     with pytest.raises(FileNotFoundError, match=r"ip_adapter: .*no-such\.safetensors"):
         editor.load_ip_adapter(ip_folder, subfolder="models", weight_name="no-such.safetensors")
+
+
+def test_sdxl_uniform_map_equals_stock_and_a_refiner_is_refused(tiny_folders, tmp_path):
+    """SDXL's default layout (``sdxl_models/ip-adapter_sdxl.safetensors``) through the CLI spec; with a refiner
+    loaded the IP image is refused up front (the refiner has no IP-Adapter of its own)."""
+    from diffusers import StableDiffusionXLImg2ImgPipeline
+
+    from diffdiff.adapters import load_named_ip_adapter
+
+    folder = save_tiny_ip_adapter(tmp_path / "IP-Adapter", family="sdxl")
+    editor = DifferentialEditor.from_pretrained(tiny_folders["sdxl"], device="cpu",
+                                                refiner=tiny_folders["sdxl-refiner"])
+    load_named_ip_adapter(editor, str(folder))
+    with pytest.raises(ValueError, match=r"ip_adapter_image: .*extra stages \(refiner\)"):
+        editor(make_image(), PROMPT, uniform(0.5), num_inference_steps=2, ip_adapter_image=ip_image())
+    editor = DifferentialEditor.from_pipe(editor.pipe)  # the same base with its IP-Adapter, no refiner
+    editor.pipe.set_progress_bar_config(disable=True)
+    stock_pipe = StableDiffusionXLImg2ImgPipeline.from_pretrained(tiny_folders["sdxl"])
+    stock_pipe.load_ip_adapter(str(folder), subfolder="sdxl_models", weight_name="ip-adapter_sdxl.safetensors")
+    stock_pipe.set_progress_bar_config(disable=True)
+    image = make_image(seed=12)
+    out = editor(image, PROMPT, uniform(0.6), num_inference_steps=N_STEPS, generator=gen(7), output_type="latent",
+                 ip_adapter_image=ip_image(3)).images
+    stock = stock_pipe(PROMPT, image=image, strength=0.6, num_inference_steps=N_STEPS, generator=gen(7),
+                       output_type="latent", ip_adapter_image=ip_image(3)).images
+    assert (out - stock).abs().max().item() <= 1e-5
+    plain = editor(image, PROMPT, uniform(0.6), num_inference_steps=N_STEPS, generator=gen(7), output_type="latent",
+                   ip_adapter_image=ip_image(4)).images
+    assert (out - plain).abs().max() > 1e-3  # the IP image matters on SDXL too
