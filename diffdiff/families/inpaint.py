@@ -20,6 +20,7 @@ latents, which is plain img2img under a map; load it as img2img (the ``sd`` / ``
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -27,6 +28,7 @@ import torch
 from diffdiff.core import start_positions
 from diffdiff.families.base import Family, image_size
 from diffdiff.masking import MaskSchedule, fork_generator, free_mask, mask_thresholds, masked_pixels, pixel_mask
+from diffdiff.noise import draw_like_pipeline
 from diffdiff.stages import DifferentialOutput, EditRequest, StagePlan, StageRun, plan_stage, run_stage
 
 __all__ = ["ENCODE_BATCH", "INPAINT_FAMILIES", "StableDiffusionInpaint", "StableDiffusionXLInpaint",
@@ -46,6 +48,11 @@ class InpaintFamily(Family):
     discrete_schedulers = True
     upcasts_vae: ClassVar[bool] = False
     """The pipeline's ``_encode_vae_image`` runs the VAE in float32 when its config says ``force_upcast`` (SDXL)."""
+    encodes_at_full_strength: ClassVar[bool] = False
+    """Stock encodes the image at strength 1 too (Flux Fill); SD/SDXL inpainting start from pure noise there."""
+    builds_first_mask: ClassVar[bool] = False
+    """The pipeline gets the image's pixels and the first mask and encodes both itself (Flux Fill, which
+    accepts masked-image latents only without an image); later masks reach the model another way."""
 
     # -- loading -------------------------------------------------------------------------------------
     def load(self, id_or_folder: str, **kwargs: Any):
@@ -54,6 +61,10 @@ class InpaintFamily(Family):
     def convert(self, pipe):
         return check_inpaint_unet(super().convert(pipe), self.name)
 
+    def size_multiple(self, pipe) -> int:
+        # The stock inpainting pipelines refuse sizes that are not multiples of 8, whatever the VAE's factor.
+        return math.lcm(8, self.scale_factor(pipe))
+
     # -- encoding ------------------------------------------------------------------------------------
     def encode(self, pipe, pixels: torch.Tensor, generator: Any) -> torch.Tensor:
         # The pipeline's own _encode_vae_image: a posterior sample per image (per generator), scaled.
@@ -61,7 +72,8 @@ class InpaintFamily(Family):
         return pipe._encode_vae_image(pixels, generator=generator)
 
     def encode_masked(self, pipe, masked: list[torch.Tensor], generator: Any) -> list[torch.Tensor]:
-        """VAE latents of several masked images, each drawn as stock's one masked-image encode draws.
+        """Unscaled VAE posterior samples of several masked images, each drawn as stock's one masked-image
+        encode draws (every mask's sample uses the same generator state, the one stock's encode finds).
 
         Args:
             pipe: the inpainting pipeline.
@@ -69,8 +81,8 @@ class InpaintFamily(Family):
             generator: the generator(s) in the state stock's masked-image encode finds them (after the noise).
 
         Returns:
-            ``(B, 4, h, w)`` scaled latents per entry of ``masked`` (one encoder run per :data:`ENCODE_BATCH`
-            images, not one per mask and step).
+            ``(B, C, h, w)`` samples in the latent dtype per entry of ``masked``: one encoder run per
+            :data:`ENCODE_BATCH` images, not one per mask and step.
         """
         from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 
@@ -84,26 +96,37 @@ class InpaintFamily(Family):
         if upcast:
             vae.to(dtype=vae_dtype)
         batch = masked[0].shape[0]
-        latents = []
+        samples = []
         for index in range(len(masked)):
             posterior = DiagonalGaussianDistribution(parameters[index * batch : (index + 1) * batch])
-            sample = posterior.sample(generator=fork_generator(generator)).to(dtype)
-            latents.append(vae.config.scaling_factor * sample)
-        return latents
+            samples.append(posterior.sample(generator=fork_generator(generator)).to(dtype))
+        return samples
 
-    def mask_latents(self, pipe, request: EditRequest, plan: StagePlan, pixels: torch.Tensor,
-                     x0: torch.Tensor) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-        """Every mask the run's model evaluations see, with its masked image's latents.
+    def masked_image(self, pixels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The masked image as the stock pipeline builds it from ``(B, 3, H, W)`` pixels in [-1, 1] and a
+        ``(B, 1, H, W)`` mask in {0, 1} (1 = fill): SD/SDXL's ``pixels * (mask < 0.5)``."""
+        return masked_pixels(pixels, mask)
+
+    def condition(self, pipe, mask: torch.Tensor, sample: torch.Tensor) -> Any:
+        """What the model reads beside its latents for one mask: SD/SDXL's scaled masked-image latents
+        ``(B, 4, h, w)`` (the pipeline concatenates the mask itself)."""
+        return pipe.vae.config.scaling_factor * sample
+
+    def mask_conditions(self, pipe, request: EditRequest, plan: StagePlan, pixels: torch.Tensor, x0: torch.Tensor,
+                        generator: Any) -> dict[int, tuple[torch.Tensor, Any]]:
+        """Every mask the run's model evaluations see, with its :meth:`condition`.
 
         Args:
             pipe: the inpainting pipeline.
-            request: the edit (its generator is in the state after the image's encode).
+            request: the edit.
             plan: the stage plan (its ``k``, ``k_run``).
             pixels: ``(B, 3, H, W)`` in [-1, 1], the preprocessed original.
-            x0: ``(B, 4, h, w)`` its latents (for the noise's shape, device and dtype).
+            x0: ``(B, C, h, w)`` its latents (the noise's shape, device and dtype).
+            generator: the generator(s) in the state the pipeline's noise draw finds them.
 
         Returns:
-            threshold position -> ``(mask (B, 1, h, w) in {0, 1}, 1 = free; masked latents (B, 4, h, w))``.
+            threshold position -> ``(mask (B, 1, h, w) in {0, 1}, 1 = free; its condition)``; the first
+            position's condition is ``None`` where the pipeline builds it itself (:attr:`builds_first_mask`).
         """
         from diffusers.utils.torch_utils import randn_tensor
 
@@ -111,28 +134,36 @@ class InpaintFamily(Family):
         start = start_positions(plan.k, n_steps, order).to(x0.device)
         thresholds = mask_thresholds(start, order * (n_steps - plan.k_run))
         masks = [free_mask(start, position, x0.dtype) for position in thresholds]
-        images = [masked_pixels(pixels, pixel_mask(mask, plan.size)) for mask in masks]
+        encoded = masks[1:] if self.builds_first_mask else masks
         # Stock draws its noise before it encodes the masked image: skip that draw on a copy.
-        after_noise = fork_generator(request.generator)
+        after_noise = fork_generator(generator)
         randn_tensor(self.noise_shape(x0), generator=after_noise, device=x0.device, dtype=x0.dtype)
-        latents = self.encode_masked(pipe, images, after_noise)
-        return {position: pair for position, pair in zip(thresholds, zip(masks, latents, strict=True), strict=True)}
+        conditions = [None] * (len(masks) - len(encoded))
+        if encoded:
+            images = [self.masked_image(pixels, pixel_mask(mask, plan.size)) for mask in encoded]
+            samples = self.encode_masked(pipe, images, after_noise)
+            conditions += [self.condition(pipe, m, x) for m, x in zip(encoded, samples, strict=True)]
+        return dict(zip(thresholds, zip(masks, conditions, strict=True), strict=True))
 
     # -- running -------------------------------------------------------------------------------------
     def edit(self, editor, request: EditRequest) -> DifferentialOutput:
-        pipe = editor.pipe
+        pipe, generator = editor.pipe, request.generator
         plan = plan_stage(self, pipe, request.change, request.n_steps, request.skip_idle_steps)
         if plan.k_max == 0 and request.output_type != "latent":
             return DifferentialOutput(None, plan.change, 0, 0.0)
         pixels = self.to_model_pixels(pipe, request, plan.size).to(torch.float32)
-        # At strength 1 the stock pipeline never encodes the image: its first draw is the noise.
-        full = plan.k_run == request.n_steps
-        x0 = self.encode(pipe, pixels, fork_generator(request.generator) if full else request.generator)
+        # Stock draws the image's sample first (SD/SDXL: not at strength 1), then the noise, then the masked
+        # image's sample; a pipeline that encodes the image itself (Flux Fill) must find the generator unused.
+        stock_encodes = self.encodes_at_full_strength or plan.k_run < request.n_steps
+        x0_generator = fork_generator(generator) if self.builds_first_mask or not stock_encodes else generator
+        x0 = self.encode(pipe, pixels, x0_generator)
         if plan.k_max == 0:
-            return DifferentialOutput(x0, plan.change, 0, 0.0)
-        masks = self.mask_latents(pipe, request, plan, pixels, x0)
-        images = run_stage(self, pipe, request, plan, x0, x0, output_type=request.output_type,
-                           conditioning={"masks": masks})
+            return DifferentialOutput(self.pack(pipe, x0), plan.change, 0, 0.0)
+        noise_generator = x0_generator if stock_encodes else generator
+        eps = draw_like_pipeline(noise_generator, self.noise_shape(x0), x0.device, x0.dtype)
+        masks = self.mask_conditions(pipe, request, plan, pixels, x0, noise_generator)
+        images = run_stage(self, pipe, request, plan, x0, self.pipeline_image(pipe, request, plan.size, x0),
+                           output_type=request.output_type, eps=eps, conditioning={"masks": masks})
         return DifferentialOutput(images, plan.change, plan.k_run, plan.strength)
 
     def call_kwargs(self, run: StageRun) -> dict[str, Any]:
@@ -190,5 +221,11 @@ class StableDiffusionXLInpaint(InpaintFamily):
         return encoder.dtype if encoder is not None else pipe.unet.dtype
 
 
-INPAINT_FAMILIES = (StableDiffusionInpaint(), StableDiffusionXLInpaint())
+def _families() -> tuple[InpaintFamily, ...]:
+    from diffdiff.families.flux_fill import FluxFill  # it builds on this module's InpaintFamily
+
+    return StableDiffusionInpaint(), StableDiffusionXLInpaint(), FluxFill()
+
+
+INPAINT_FAMILIES = _families()
 """The inpainting-checkpoint families, in registry order."""

@@ -1,12 +1,22 @@
 """Tiny random inpainting checkpoints: 9-channel SD and SDXL inpainting UNets (4 latent + 1 mask + 4
-masked-image channels) with the tiny SD / SDXL text encoders and VAE."""
+masked-image channels) with the tiny SD / SDXL text encoders and VAE, and a tiny FLUX.1 Fill (its transformer
+reads packed latents, packed masked-image latents and the packed pixel mask)."""
 
 from __future__ import annotations
 
 import torch
 
 from diffdiff.tiny import register_tiny, tiny_editor
-from diffdiff.tiny.parts import clip_text_config, sd_scheduler, sdxl_scheduler, tiny_clip_tokenizer, tiny_vae
+from diffdiff.tiny.parts import (
+    clip_text_config,
+    flow_vae,
+    sd_scheduler,
+    sdxl_scheduler,
+    t5_encoder,
+    tiny_clip_tokenizer,
+    tiny_t5_tokenizer,
+    tiny_vae,
+)
 
 INPAINT_CHANNELS = 9
 """UNet input channels of an inpainting checkpoint: latents (4), the mask (1), the masked image's latents (4)."""
@@ -48,7 +58,32 @@ def _build_sdxl_inpaint():
     )
 
 
+def _build_flux_fill():
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxFillPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextModel
+
+    torch.manual_seed(0)
+    latent_channels, scale = 4, 2  # the two-block flow VAE: 4 channels, 2 pixels per latent cell
+    packed = latent_channels * 4
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=packed * 2 + scale * scale * 4, out_channels=packed, num_layers=1,
+        num_single_layers=1, attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
+        pooled_projection_dim=32, axes_dims_rope=[4, 4, 8], guidance_embeds=True,
+    )
+    scheduler = FlowMatchEulerDiscreteScheduler(
+        num_train_timesteps=1000, shift=3.0, use_dynamic_shifting=True, base_image_seq_len=256,
+        max_image_seq_len=4096, base_shift=0.5, max_shift=1.15,
+    )
+    return FluxFillPipeline(
+        transformer=transformer, scheduler=scheduler, vae=flow_vae(latent_channels=latent_channels),
+        text_encoder=CLIPTextModel(clip_text_config()), tokenizer=tiny_clip_tokenizer(), text_encoder_2=t5_encoder(),
+        tokenizer_2=tiny_t5_tokenizer(),
+    )
+
+
 register_tiny("sd-inpaint", _build_sd_inpaint)
 register_tiny("sdxl-inpaint", _build_sdxl_inpaint)
+register_tiny("flux-fill", _build_flux_fill)
 tiny_editor("sd-inpaint", "sd_inpaint", "sd-inpaint")
 tiny_editor("sdxl-inpaint", "sdxl_inpaint", "sdxl-inpaint")
+tiny_editor("flux-fill", "flux_fill", "flux-fill")
