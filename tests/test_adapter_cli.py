@@ -171,3 +171,12 @@ def test_edit_refuses_lora_for_a_loaded_editor(editors):
 
     with pytest.raises(ValueError, match="lora: applies to a model loaded by name"):
         edit(np.zeros((32, 32, 3), np.uint8), "make it snowy", model=editors("sd"), change_map=0.5, lora=["a/b"])
+
+
+@pytest.mark.parametrize("module", ["diffdiff.adapters", "diffdiff.cli_adapter_flags"])
+def test_doctests(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
