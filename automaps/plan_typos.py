@@ -134,24 +134,28 @@ def _known(word: str, known: frozenset[str]) -> bool:
     return False
 
 
+@lru_cache(maxsize=8192)
+def _correction(word: str) -> str | None:
+    """The unambiguous correction of a lower-case word, or None (cached: instructions repeat their words)."""
+    if len(word) < 4 or not word.isalpha() or _known(word, vocabulary()[0]):
+        return None
+    found = candidates(word)
+    return found.pop() if len(found) == 1 else None
+
+
 def correct_typos(toks: list[str]) -> tuple[list[str], list[str]]:
     """Corrects the unambiguous typos of an instruction's tokens.
 
     Args:
-        toks: Tokens in the user's spelling.
+        toks: Tokens in the user's spelling (not modified).
 
     Returns:
-        `(tokens, notes)`: the tokens with each corrected word replaced, and one note per correction
-        ("typo: 'wter' read as 'water'").
+        `(tokens, notes)`: a new list with each corrected word replaced, and one note per correction
+        ("typo: 'wter' read as 'water'"). Capitalised words (names) are never corrected.
     """
-    known = vocabulary()[0]
     out, notes = list(toks), []
     for k, tok in enumerate(toks):
-        low = tok.lower()
-        if len(low) < 4 or not low.isalpha() or tok != low or _known(low, known):
-            continue
-        found = candidates(low)
-        if len(found) == 1:
-            out[k] = found.pop()
-            notes.append(f"typo: {tok!r} read as {out[k]!r}")
+        if tok.islower() and (fixed := _correction(tok)) is not None:
+            out[k] = fixed
+            notes.append(f"typo: {tok!r} read as {fixed!r}")
     return out, notes
