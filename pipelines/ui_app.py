@@ -205,7 +205,7 @@ def _map_controls() -> dict[str, Any]:
         "gamma": gr.Slider(0.2, 5, value=1.0, step=0.05, label="Gamma", elem_id="gamma"),
         "invert": gr.Checkbox(label="Invert (keep what the map would change)", elem_id="invert"),
     }
-    controls["uploaded"] = gr.Image(type="filepath", label="Or upload a map (white = change)",
+    controls["uploaded"] = gr.Image(type="filepath", image_mode=None, label="Or upload a map (white = change)",
                                     elem_id="map-upload", sources=["upload"], height=160)
     return controls
 
@@ -240,7 +240,10 @@ def _offered_options() -> list[str]:
 
 def _input_column(w: dict[str, Any]) -> None:
     """The left column: image, instruction, plan and the map's knobs (widgets stored into ``w``)."""
-    w["image"] = gr.Image(type="filepath", label="Image", elem_id="image", sources=["upload", "clipboard"])
+    # image_mode=None: Gradio passes the file as uploaded, and the project's opener reads it (alpha, 16 bit, EXIF,
+    # size limits) with its own messages.
+    w["image"] = gr.Image(type="filepath", image_mode=None, label="Image", elem_id="image",
+                          sources=["upload", "clipboard"])
     w["instruction"] = gr.Textbox(label="Instruction", elem_id="instruction", placeholder="make the sky stormy")
     w["preview"] = gr.Button("Plan and map", elem_id="preview")
     w["plan"] = gr.Markdown(elem_id="plan")
