@@ -234,7 +234,9 @@ class DifferentialEditor(IPAdapterMethods):
             skip_idle_steps: skip the first steps, where no pixel is free (same result up to float rounding);
                 ``False`` runs all ``N`` steps like the paper's reference code (for comparisons).
             callback_on_step_end: a user callback, called after the differential blend.
-            **pipeline_kwargs: passed to the stock pipeline (``eta``, ``clip_skip``, ...; IF: stages I and II;
+            **pipeline_kwargs: passed to the stock pipeline (``eta``, ``clip_skip``, ...; ControlNet editors:
+                ``control_image`` (required), ``controlnet_conditioning_scale``, ``control_guidance_start/end``,
+                a list of each for several ControlNets; IF: stages I and II;
                 Kandinsky: ``prior_num_inference_steps`` and ``prior_guidance_scale`` go to the prior;
                 ``ip_adapter_image`` is required once :meth:`load_ip_adapter` has run).
 

@@ -19,18 +19,22 @@ CONTROL_SOURCES = ("depth", "canny")
 """Names ``control=`` accepts besides an image or a path."""
 
 
-def check_control_arguments(controlnet: Any, control: Any, control_scale: Any) -> None:
+def check_control_arguments(controlnet: Any, control: Any, control_scale: Any, model: Any = None) -> None:
     """Refuse bad ControlNet arguments of :func:`pipelines.edit` before anything loads.
 
     Raises:
         TypeError: ``control`` of the wrong type, or ``control_scale`` not a number.
-        ValueError: ``control`` without ``controlnet`` (or the reverse), an unknown source name, a scale
-            that is not finite and >= 0.
+        ValueError: ``controlnet`` without ``control``, or with an already loaded ``model`` (it has its own
+            ControlNet or none); a scale that is not finite and >= 0.
+        FileNotFoundError: ``control`` names a file that does not exist.
     """
     if isinstance(control_scale, bool) or not isinstance(control_scale, (int, float)):
         raise TypeError(f"control_scale: expected a number, got {type(control_scale).__name__} {control_scale!r}")
     if not (math.isfinite(control_scale) and control_scale >= 0):
         raise ValueError(f"control_scale: expected a finite number >= 0, got {control_scale!r}")
+    if controlnet is not None and model is not None and not isinstance(model, (str, os.PathLike)):
+        raise ValueError("controlnet: only for a model loaded here (an alias, hub id or folder); a loaded editor or "
+                         "pipeline keeps its own ControlNet: build it with controlnet= yourself")
     if controlnet is not None and control is None:
         raise ValueError("control: a ControlNet edit needs a control image; pass control='depth', 'canny', "
                          "an image or a path")

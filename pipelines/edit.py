@@ -268,7 +268,7 @@ def edit(
                           device, torch_dtype, guidance_scale=guidance_scale, strength=strength,
                           negative_prompt=negative_prompt, release_map_models=release_map_models, progress=progress)
     check_map_source(map_source, change_map)
-    check_control_arguments(controlnet, control, control_scale)
+    check_control_arguments(controlnet, control, control_scale, model)
     stages, crop = control_stages(stages, controlnet), "off" if control is not None else crop  # control: whole image
     adapters = adapter_options(model, lora, ip_adapter, ip_adapter_image, ip_adapter_scale)  # reads the IP image
     stages = {**dict(stages or {}), **adapters.load_kwargs()}  # load_editor's lora= / ip_adapter=
