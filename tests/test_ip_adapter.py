@@ -208,3 +208,10 @@ def test_sdxl_uniform_map_equals_stock_and_a_refiner_is_refused(tiny_folders, tm
     plain = editor(image, PROMPT, uniform(0.6), num_inference_steps=N_STEPS, generator=gen(7), output_type="latent",
                    ip_adapter_image=ip_image(4)).images
     assert (out - plain).abs().max() > 1e-3  # the IP image matters on SDXL too
+
+
+def test_a_family_without_ip_adapter_support_is_named(editors, ip_folder):
+    from automaps.errors import UnsupportedPipelineError
+
+    with pytest.raises(UnsupportedPipelineError, match=r"KandinskyV22Img2ImgPipeline.*with an IP-Adapter"):
+        editors("kandinsky").load_ip_adapter(ip_folder, **LOAD)

@@ -229,3 +229,12 @@ def test_an_uncached_hub_lora_offline_is_not_available(tiny_folders, monkeypatch
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelNotAvailableError, match="someone/not-cached-lora"):
         DifferentialEditor.from_pretrained(tiny_folders["sd"], device="cpu", lora=["someone/not-cached-lora"])
+
+
+def test_a_family_without_lora_support_is_named(tiny_folders, loras):
+    from automaps.errors import UnsupportedPipelineError
+
+    with pytest.raises(UnsupportedPipelineError, match=r"KandinskyV22Img2ImgPipeline.*with lora=.*"
+                                                       r"StableDiffusionImg2ImgPipeline"):
+        DifferentialEditor.from_pretrained(tiny_folders["kandinsky"], device="cpu",
+                                           prior=tiny_folders["kandinsky-prior"], lora=[loras("sd")])
