@@ -46,6 +46,18 @@ def check_host(host: str, allow_remote: bool) -> str | None:
             "(no login)")
 
 
+def _warm_imports() -> None:
+    """Import the model libraries while the page starts: the first map then waits for the map model, not for
+    transformers' import (about 12 s on a busy 2-core machine)."""
+    try:
+        import torch  # noqa: F401
+        from transformers import CLIPSegForImageSegmentation, CLIPSegProcessor  # noqa: F401 (the default map model)
+
+        import automaps.generators  # noqa: F401
+    except ImportError:  # reported by the first request that needs it, on the page
+        pass
+
+
 def cmd_ui(args: argparse.Namespace) -> None:
     """Build the page with the command's models and serve it until interrupted."""
     from pipelines.maps import MAP_MODEL_KEYS
@@ -66,6 +78,9 @@ def cmd_ui(args: argparse.Namespace) -> None:
 
     if warning:
         print(warning, file=sys.stderr)
+    import threading
+
+    threading.Thread(target=_warm_imports, name="automaps-ui-warm", daemon=True).start()
     app = build_app(UISettings(model=args.model, map_models=map_models, device=args.device, steps=args.steps))
     print(f"automaps ui: http://{args.host}:{args.port} (Ctrl-C stops)", file=sys.stderr)
     launch(app, args.host, args.port, block=True)

@@ -56,8 +56,9 @@ def _guarded(n_outputs: int) -> Callable[[Callable[..., tuple]], Callable[..., t
         def run(*args: Any, **kwargs: Any) -> tuple:
             try:
                 return handler(*args, **kwargs)
-            except Exception as error:  # the page shows every failure as a line; the log keeps the traceback
-                _LOG.warning("ui: %s failed", handler.__name__, exc_info=True)
+            except Exception as error:  # the page shows every failure as a line
+                expected = isinstance(error, (OSError, ValueError, TypeError))  # bad input: no traceback in the log
+                _LOG.warning("ui: %s failed: %s", handler.__name__, error, exc_info=not expected)
                 return (failure_message(error), *[gr.skip() for _ in range(n_outputs - 1)])
         return run
     return decorate
