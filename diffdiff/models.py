@@ -81,6 +81,10 @@ DEFAULT_MODELS: dict[str, dict[str, ModelSpec]] = {
         "main": ModelSpec("black-forest-labs/FLUX.1-Kontext-dev", "main", "FLUX.1 [dev] Non-Commercial License",
                           gated=True, note="gated; non-commercial use only; instruction = prompt, original = context"),
     },
+    "qwen_edit": {
+        "main": ModelSpec("Qwen/Qwen-Image-Edit", "main", "Apache-2.0",
+                          note="instruction = prompt, original = context; always works at 1024 x 1024 in area"),
+    },
     # ControlNet families: "main" and the other roles are ControlNet models, loaded as
     # DifferentialEditor.from_pretrained(<the base family's checkpoint>, controlnet=<id>).
     "sd_controlnet": {

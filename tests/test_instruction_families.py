@@ -3,7 +3,8 @@ back: keep is exact, a uniform map is the stock inpaint variant at ``strength=m`
 calls follow ``k(max m)``, a batch equals its single runs, the prompt is the instruction verbatim, and the
 DiffEdit map from the instruction model itself is in [0, 1] and follows the instruction.
 
-Qwen-Image-Edit has no tiny case: see the README section "Instruction-editing models" for the obstacle."""
+Qwen-Image-Edit's stock pipelines always work at 1024 x 1024 in area (tens of seconds per call even for the tiny
+model on a CPU), so its tests are ``slow`` (``pytest -m slow``) and its tiny case is left out of the generic ones."""
 
 from __future__ import annotations
 
@@ -183,6 +184,58 @@ def test_bad_map_source_is_named_before_any_work(kwargs, error, pattern):
 
     with pytest.raises(error, match=pattern):
         edit(Image.new("RGB", (32, 32)), INSTRUCTION, model="no-such-model-folder", **kwargs)
+
+
+def _qwen(editors):
+    editor = editors("qwen-edit")
+    assert editor.family == "qwen_edit" and editor.adapter.takes_instruction
+    assert type(editor.pipe.processor).__name__ == "ImageOnlyQwen2VLProcessor"  # no torchvision needed
+    return editor
+
+
+@pytest.mark.slow
+def test_qwen_uniform_map_is_stock_inpaint_with_an_all_ones_mask(editors):
+    editor = _qwen(editors)
+    image = as_pil(make_image(seed=2))
+    counter = CallCounter(editor.adapter.denoiser(editor.pipe))
+    try:
+        out = editor(image, INSTRUCTION, 0.5, num_inference_steps=2, generator=gen(4), output_type="latent")
+        ours, counter.count = counter.count, 0
+        stock = stock_img2img(editor, image, INSTRUCTION, 0.5, 2, gen(4))
+    finally:
+        counter.close()
+    assert out.steps_run == ours == counter.count == 1
+    assert torch.equal(out.images, stock)
+
+
+@pytest.mark.slow
+def test_qwen_keep_is_exact_and_the_prompt_is_the_instruction(editors, monkeypatch):
+    from pipelines import edit
+
+    editor = _qwen(editors)
+    seen = _recording_prompts(editor, monkeypatch)
+    photo = as_pil(make_image(seed=3))
+    change = np.zeros((64, 64), np.float32)
+    change[:, 32:] = 0.8
+    result = edit(photo, INSTRUCTION, model=editor, change_map=change, steps=2, seed=1, crop="off", progress=False)
+    assert seen and seen[0] == [INSTRUCTION] and result.plan.prompt == INSTRUCTION
+    assert result.image.size == photo.size
+    assert np.array_equal(np.asarray(result.image)[:, :32], np.asarray(photo)[:, :32])
+
+
+def test_qwen_refuses_tensor_images_by_name(editors):
+    """Stock Qwen-Image-Edit reads its image's size as PIL's: a tensor has no stock path (refused before any model
+    runs; the tiny model is only loaded, never called)."""
+    editor = _qwen(editors)
+    with pytest.raises(TypeError, match="image: the stock Qwen-Image-Edit pipelines take PIL"):
+        editor(make_image(seed=1), INSTRUCTION, 0.5, num_inference_steps=2)
+
+
+def test_qwen_working_size_is_stocks():
+    from diffdiff.families.qwen_edit import working_size
+
+    assert working_size(64, 64, 16) == (1024, 1024)
+    assert working_size(427, 640, 16) == (832, 1248)
 
 
 def test_aliases_and_defaults():

@@ -10,6 +10,7 @@ from diffdiff.families.flux import Flux
 from diffdiff.families.inpaint import INPAINT_FAMILIES
 from diffdiff.families.kandinsky import Kandinsky22
 from diffdiff.families.kontext import FluxKontext
+from diffdiff.families.qwen_edit import QwenImageEdit
 from diffdiff.families.sd import StableDiffusion, StableDiffusionXL
 from diffdiff.families.sd3 import StableDiffusion3
 
@@ -27,6 +28,7 @@ def register_family(family: Family) -> Family:
 for _family in (StableDiffusion(), StableDiffusionXL(), Kandinsky22(), DeepFloydIF(), StableDiffusion3(), Flux()):
     register_family(_family)
 register_family(FluxKontext())  # instruction-editing (issue 14)
+register_family(QwenImageEdit())  # instruction-editing (issue 14)
 for _family in INPAINT_FAMILIES:  # inpainting checkpoints: SD/SDXL 9-channel, Flux Fill (issue 13)
     register_family(_family)
 for _family in CONTROLNET_FAMILIES:  # ControlNet img2img of SD, SDXL, Flux (issue 13)
