@@ -251,6 +251,35 @@ def test_cli_refuses_a_remote_host_without_the_flag(capsys):
     assert main(["ui", "--map-model", "colour=x"]) == 2
 
 
+def test_cli_serves_the_page_on_loopback(settings):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = _free_port()
+    command = [sys.executable, "-m", "pipelines.cli", "ui", "--model", settings.model, "--port", str(port),
+               "--map-model", f"clipseg={settings.map_models['clipseg']}", "--steps", "4"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, page = time.monotonic() + 180, ""
+        while time.monotonic() < deadline and server.poll() is None and not page:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                    page = response.read().decode()
+            except OSError:
+                time.sleep(1)
+        assert "automaps" in page, server.stderr.read() if server.poll() is not None else "no page in 180 s"
+    finally:
+        server.terminate()  # SIGTERM: the CLI unwinds like Ctrl-C and Gradio closes the server
+        try:
+            server.wait(timeout=60)
+        finally:
+            if server.poll() is None:
+                server.kill()
+    assert server.returncode is not None
+
+
 # -- the page in a real browser -------------------------------------------------------------------------------
 
 
