@@ -128,13 +128,14 @@ def run_item(item: BatchItem, settings: BatchSettings, store: BatchStore, *, ret
     with store.claim(item.id) as held:
         if not held:
             return ItemOutcome(item.id, "skipped")
-        last = store.records().get(item.id, {})  # fresh under the claim: another run may just have finished it
+        # Checked again under the claim: another run may have finished or failed it since the dispatch.
         if store.is_complete(item.id):
-            if last.get("status") != "ok":
+            if store.records().get(item.id, {}).get("status") != "ok":  # rare: read the log only here
                 store.append(ItemOutcome(item.id, "ok", output=str(store.item_folder(item.id))).record())
+                store.mark_failed(item.id, False)
             return ItemOutcome(item.id, "skipped")
-        if last.get("status") == "error" and not retry_failed:
-            return ItemOutcome(item.id, "skipped", error=last.get("error"))
+        if store.has_failed(item.id) and not retry_failed:
+            return ItemOutcome(item.id, "skipped", error="failed in another run")
         started = time.perf_counter()
         try:
             with store.partial_folder(item.id) as partial:
@@ -146,6 +147,7 @@ def run_item(item: BatchItem, settings: BatchSettings, store: BatchStore, *, ret
         except Exception as error:  # a per-item failure: recorded, the batch goes on
             outcome = ItemOutcome(item.id, "error", error=_one_line(error), seconds=time.perf_counter() - started)
         store.append(outcome.record())
+        store.mark_failed(item.id, outcome.status == "error")
         return outcome
 
 

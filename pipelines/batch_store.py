@@ -6,7 +6,8 @@ onto ``OUTDIR/<id>/`` when every file is in it, so a killed run leaves no partia
 ``OUTDIR/.claims/<id>.lock``: the kernel drops the lock when its process dies (SIGKILL included), so a claim is
 never stale and two runs on one OUTDIR, on this machine or on others sharing it over a file system with
 working locks (local disks, NFSv4), never write the same item twice. ``results.jsonl`` gets one line per
-attempt, appended with a single ``O_APPEND`` write.
+attempt, appended with a single ``O_APPEND`` write; ``OUTDIR/.failed/<id>`` marks an item whose last attempt
+failed, so the check under a claim is one ``stat``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class BatchStore:
             raise NotADirectoryError(f"--output: {self.outdir} is a file; expected a folder")
         if not self.outdir.parent.is_dir():
             raise FileNotFoundError(f"--output: folder does not exist: {self.outdir.parent}")
-        for folder in (self.outdir, self.outdir / ".claims", self.outdir / ".partial"):
+        for folder in (self.outdir, self.outdir / ".claims", self.outdir / ".partial", self.outdir / ".failed"):
             folder.mkdir(exist_ok=True)
 
     @property
@@ -81,8 +82,7 @@ class BatchStore:
             end = os.lseek(fd, 0, os.SEEK_END)
             if end and os.pread(fd, 1, end - 1) != b"\n":
                 line = b"\n" + line  # end the torn last line a killed run left (readers skip it)
-            os.write(fd, line)
-            os.fsync(fd)
+            os.write(fd, line)  # no fsync: a line lost to a power cut is re-added by the next run (run_item)
         finally:
             os.close(fd)
 
@@ -103,6 +103,19 @@ class BatchStore:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)  # before the unlock: a waiter then finds its file unlinked and retries
             os.close(fd)
+
+    def has_failed(self, item_id: str) -> bool:
+        """Whether the item's last attempt failed (``OUTDIR/.failed/<id>`` exists): one ``stat``, where reading
+        ``results.jsonl`` for every item would cost a batch time quadratic in its size."""
+        return (self.outdir / ".failed" / item_id).exists()
+
+    def mark_failed(self, item_id: str, failed: bool) -> None:
+        """Create (``failed``) or remove ``OUTDIR/.failed/<id>``; call within :meth:`claim`, after the log line."""
+        marker = self.outdir / ".failed" / item_id
+        if failed:
+            marker.touch()
+        else:
+            marker.unlink(missing_ok=True)
 
     def sweep_claims(self) -> None:
         """Remove the lock files that no live process holds (one a run killed between its item's log line and

@@ -131,6 +131,7 @@ def test_rerun_skips_done_items_and_retry_failed_reruns_failures(job, local_run,
     assert main(["batch", str(fixed / "manifest.jsonl"), "-o", str(out), *flags, "--quiet", "--retry-failed"]) == 4
     tail = _lines(out)[len(ITEMS):]
     assert [(r["id"], r["status"]) for r in tail] == [("bad", "ok"), ("badmap", "error")]
+    assert [p.name for p in (out / ".failed").iterdir()] == ["badmap"]
 
 
 def test_sigkill_mid_run_then_rerun_completes_each_item_once(job, tmp_path):
@@ -154,8 +155,9 @@ def test_sigkill_mid_run_then_rerun_completes_each_item_once(job, tmp_path):
     for item_id in GOOD:
         assert [r["status"] for r in records if r["id"] == item_id] == ["ok"], item_id
         assert (out / item_id / "edit.json").is_file()
-    assert sorted(p.name for p in out.iterdir()) == sorted([*GOOD, ".claims", ".partial", "results.jsonl"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*GOOD, ".claims", ".failed", ".partial", "results.jsonl"])
     assert list((out / ".partial").iterdir()) == [] and list((out / ".claims").iterdir()) == []
+    assert sorted(p.name for p in (out / ".failed").iterdir()) == ["bad", "badmap"]
 
 
 def test_ray_engine_with_two_workers_gives_the_local_bytes(job, local_run, tmp_path):
@@ -180,8 +182,12 @@ def test_folder_manifest_with_instruction(job, tmp_path):
         (folder / name).write_bytes((manifest.parent / "img0.png").read_bytes())
     (folder / "notes.txt").write_text("not an image: not an item")
     out = tmp_path / "out"
-    assert main(["batch", str(folder), "-o", str(out), *flags, "--quiet", "--instruction", "make the sky stormy"]) == 0
-    assert sorted(r["id"] for r in _lines(out) if r["status"] == "ok") == ["a", "b"]
+    command = ["batch", str(folder), "-o", str(out), *flags, "--quiet", "--instruction", "make the sky stormy"]
+    with BatchStore(out).claim("b") as held:  # another live run is editing b: this one leaves it alone
+        assert held and main(command) == 0
+    assert [r["id"] for r in _lines(out)] == ["a"] and not (out / "b").exists()
+    assert main(command) == 0
+    assert [(r["id"], r["status"]) for r in _lines(out)] == [("a", "ok"), ("b", "ok")]
     # same image, same instruction, seeds derived from different ids: different edits
     assert (out / "a" / "image.png").read_bytes() != (out / "b" / "image.png").read_bytes()
 
