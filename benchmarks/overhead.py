@@ -50,6 +50,7 @@ class Case:
     n_steps: int
     repeats: int
     call: dict = field(default_factory=dict)  # extra call arguments of editor and stock (a control image)
+    pil: bool = False  # hand editor and stock a PIL image (stock Qwen-Image-Edit reads no tensors)
 
 
 class LoopTimer:
@@ -112,6 +113,14 @@ def tiny_cases(repeats: int) -> list[Case]:
         Case("sd-controlnet (tiny)", tiny_editor("sd-controlnet"), 64, 10, repeats, control)]
 
 
+def slow_cases(repeats: int) -> list[Case]:
+    """The tiny editors registered as ``slow`` (Qwen-Image-Edit: its stock pipeline works at 1024^2), N = 4."""
+    from diffdiff.tiny import TINY_EDITORS
+
+    return [Case(f"{name} (tiny, slow)", tiny_editor(name), 64, 4, repeats, pil=True)
+            for name, case in TINY_EDITORS.items() if "slow" in case.requires]
+
+
 FULL_CASES: list[Case] = [
     Case("sd-1.5 shape, 512 px, euler", full_size_sd15, 512, 4, 3),
 ]
@@ -131,6 +140,10 @@ def measure(case: Case) -> dict:
     networks = step_networks(editor)
     timer, counter = LoopTimer(networks), CallCount([editor.adapter.denoiser(p) for p in editor.pipelines])
     image = torch.rand(1, 3, case.size, case.size, generator=torch.Generator().manual_seed(0))
+    if case.pil:
+        from PIL import Image
+
+        image = Image.fromarray((image[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
     change, prompt = half_map(case.size), "a photo of a mountain lake"
     loops: dict[str, list[float]] = {"stock": [], "editor": [], "reference": []}
 
@@ -165,12 +178,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny models only, 3 rounds (under 2 minutes)")
     parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds per tiny case (default 7)")
     parser.add_argument("--full-steps", type=int, default=4, help="N for the full-size model (default 4)")
+    parser.add_argument("--slow", action="store_true",
+                        help="also the slow tiny editors (Qwen-Image-Edit at its 1024^2 working size: minutes)")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     from diffusers.utils import logging as diffusers_logging
 
     diffusers_logging.set_verbosity_error()  # stock SDXL re-casts its VAE every call and warns each time
     cases = tiny_cases(3 if args.quick else args.repeats)
+    if args.slow:
+        cases += slow_cases(1 if args.quick else 3)
     if not (args.tiny_only or args.quick):
         cases += [Case(c.name, c.build, c.size, args.full_steps, c.repeats) for c in FULL_CASES]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s); map maximum 0.5; CPU time, median "

@@ -12,7 +12,7 @@ MODEL_ALIASES: dict[str, str] = {
     "sd2": "stabilityai/stable-diffusion-2-1",
     "sdxl": "stabilityai/stable-diffusion-xl-base-1.0",
     "kontext": "black-forest-labs/FLUX.1-Kontext-dev",  # instruction-editing (pipelines/instruction.py)
-    "qwen-edit": "Qwen/Qwen-Image-Edit",  # no family drives it yet: see README, "Instruction-editing models"
+    "qwen-edit": "Qwen/Qwen-Image-Edit",  # instruction-editing, at 1024 x 1024 in area (diffdiff/families/qwen_edit.py)
 }
 """Short names accepted by ``edit(model=...)`` and ``automaps edit --model``."""
 
