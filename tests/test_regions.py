@@ -289,3 +289,20 @@ def test_inverted_maps_read_every_region_in_the_papers_convention(editors):
     left, right = columns(0.0, 0.5), columns(0.5, 1.0, 0.6)
     inverted = latents(editor, [(CAT, 1 - left), (DOG, 1 - right)], invert_map=True)
     assert torch.equal(inverted.images, latents(editor, [(CAT, left), (DOG, right)]).images)
+
+
+def test_sdxl_with_refiner_runs_regions_on_both_stages(tiny_folders):
+    from diffdiff import DifferentialEditor
+
+    editor = DifferentialEditor.from_pretrained(tiny_folders["sdxl"], device="cpu",
+                                                refiner=tiny_folders["sdxl-refiner"])
+    for pipe in editor.pipelines:
+        pipe.set_progress_bar_config(disable=True)
+    spies = [RowSpy(editor.adapter.denoiser(pipe)) for pipe in editor.pipelines]
+    try:
+        out = latents(editor, [(CAT, columns(0.0, 0.5)), (DOG, torch.zeros(SIZE, SIZE))], steps=10)
+    finally:
+        for spy in spies:
+            spy.close()
+    assert all(spy.rows and set(spy.rows) == {3} for spy in spies), "both stages batch the second prompt"
+    assert torch.equal(out.images, plain(editor, CAT, columns(0.0, 0.5), steps=10).images)
