@@ -60,6 +60,7 @@ def plain_loop(items, settings, out: Path) -> None:
 
 
 def timed(run) -> tuple[float, float]:
+    """``(CPU seconds of this process, wall seconds)`` of ``run()``."""
     cpu, wall = time.process_time(), time.perf_counter()
     run()
     return time.process_time() - cpu, time.perf_counter() - wall

@@ -37,6 +37,7 @@ class BatchStore:
 
     Raises:
         FileNotFoundError / NotADirectoryError: the parent is missing, or ``outdir`` is a file.
+        OSError: a folder cannot be created (permission denied, read-only); the message names ``--output``.
     """
 
     def __init__(self, outdir: str | os.PathLike[str]) -> None:
@@ -46,7 +47,10 @@ class BatchStore:
         if not self.outdir.parent.is_dir():
             raise FileNotFoundError(f"--output: folder does not exist: {self.outdir.parent}")
         for folder in (self.outdir, self.outdir / ".claims", self.outdir / ".partial", self.outdir / ".failed"):
-            folder.mkdir(exist_ok=True)
+            try:
+                folder.mkdir(exist_ok=True)
+            except OSError as error:  # read-only, permission denied, a file in the way: one line naming the flag
+                raise type(error)(f"--output: cannot create {folder}: {error.strerror or error}") from error
 
     @property
     def results_path(self) -> Path:

@@ -231,6 +231,15 @@ def test_folder_without_instruction_and_bad_flags_exit_2(tmp_path, capsys):
         assert message in capsys.readouterr().err
 
 
+def test_an_output_folder_that_cannot_be_made_exits_2(job, tmp_path, capsys):
+    manifest, flags = job
+    (tmp_path / "file").write_text("a file, not a folder")
+    assert main(["batch", str(manifest), "-o", str(tmp_path / "file"), *flags, "--quiet"]) == 2
+    assert "--output: " in capsys.readouterr().err
+    assert main(["batch", str(manifest), "-o", str(tmp_path / "no" / "out"), *flags, "--quiet"]) == 2
+    assert "--output: folder does not exist" in capsys.readouterr().err
+
+
 def test_missing_model_stops_the_run_once_without_records(job, tmp_path, capsys):
     manifest, _ = job
     out = tmp_path / "out"
