@@ -110,6 +110,10 @@ DEFAULT_MODELS: dict[str, dict[str, ModelSpec]] = {
         "main": ModelSpec("diffusers/stable-diffusion-xl-1.0-inpainting-0.1", "main", _OPENRAIL_PP,
                           note="9-channel UNet; the mask it sees follows the map step by step"),
     },
+    "flux_fill": {
+        "main": ModelSpec("black-forest-labs/FLUX.1-Fill-dev", "main", "FLUX.1 [dev] Non-Commercial License",
+                          gated=True, note="gated; non-commercial use only; the mask it sees follows the map"),
+    },
 }
 
 

@@ -205,7 +205,9 @@ def soft_inpaint(
     """Fill ``hole_mask`` from ``prompt`` and blend the surroundings in, in one Differential Diffusion pass.
 
     Args:
-        editor: a ``DifferentialEditor`` (or anything :func:`pipelines.models.load_editor` accepts).
+        editor: a ``DifferentialEditor`` (or anything :func:`pipelines.models.load_editor` accepts). An
+            inpainting checkpoint (families ``sd_inpaint``, ``sdxl_inpaint``, ``flux_fill``) works as it is: at
+            each step its UNet/transformer sees the pixels free at that step as its mask.
         image: PIL image, path, or uint8 ``(H, W, 3)`` array.
         hole_mask: the hole, white/True/1 = fill (see :func:`read_hole`); resized to the image if needed.
         prompt: what to fill the hole with.

@@ -11,6 +11,7 @@ from scipy.stats import spearmanr
 
 from diffdiff.core import free_steps, start_positions
 from diffdiff.families import FAMILIES as ADAPTERS
+from diffdiff.reference import stock_img2img
 from diffdiff.schedulers import renoise
 from diffdiff.tiny import generic_cases
 
@@ -83,8 +84,8 @@ def test_uniform_map_is_img2img(editors, family, scheduler, strength):
     image = make_image(seed=1)
     out = editor(image, PROMPT, torch.full((64, 64), strength), num_inference_steps=N_STEPS,
                  generator=gen(3), output_type="latent")
-    stock = editor.pipe(PROMPT, image=image, strength=strength, num_inference_steps=N_STEPS,
-                        generator=gen(3), output_type="latent").images
+    # The family's stock reference (an inpainting checkpoint's: its pipeline with an all-ones mask).
+    stock = stock_img2img(editor, image, PROMPT, strength, N_STEPS, gen(3))
     assert out.images.shape == stock.shape
     assert (out.images - stock).abs().max().item() <= 1e-5
 
@@ -100,8 +101,7 @@ def test_model_calls_follow_the_map(editors, family, scheduler):
         editor(image, PROMPT, change, num_inference_steps=N_STEPS, generator=gen(), output_type="latent")
         ours = counter.count
         counter.count = 0
-        editor.pipe(PROMPT, image=image, strength=0.5, num_inference_steps=N_STEPS, generator=gen(),
-                    output_type="latent")
+        stock_img2img(editor, image, PROMPT, 0.5, N_STEPS, gen())
         stock = counter.count
         counter.count = 0
         editor(image, PROMPT, torch.zeros(64, 64), num_inference_steps=N_STEPS, generator=gen())
