@@ -93,7 +93,8 @@ def test_a_batch_equals_its_single_runs(editors, name):
     for index, seed in enumerate((5, 6)):
         single = editor(sources[index : index + 1], PROMPT, maps[index : index + 1], num_inference_steps=N_STEPS,
                         generator=gen(seed), output_type="latent").images
-        torch.testing.assert_close(batch[index : index + 1], single, rtol=0, atol=1e-5)
+        # batched CPU kernels round differently from single ones (the generic tests' BATCH_ATOL)
+        torch.testing.assert_close(batch[index : index + 1], single, rtol=0, atol=5e-4)
 
 
 class EncodeCounter:
@@ -120,18 +121,19 @@ def expected_masks(editor, change: torch.Tensor):
     return start, pipe.scheduler.order * (N_STEPS - plan.k_run)
 
 
-def stock_masked_latents(editor, source: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """The stock way: ``pixels * (mask < 0.5)`` encoded with the generator after the image's sample and the noise."""
+def stock_masked_latents(editor, source: torch.Tensor, mask: torch.Tensor, full: bool) -> torch.Tensor:
+    """The stock way: ``pixels * (mask < 0.5)`` encoded with the generator after the image's sample (none at
+    strength 1, ``full``) and the noise."""
     pipe, g = editor.pipe, gen()
     pixels = pipe.image_processor.preprocess(source, height=SIZE, width=SIZE)
-    x0 = pipe._encode_vae_image(pixels, generator=g)
+    x0 = pipe._encode_vae_image(pixels, generator=gen() if full else g)
     randn_tensor(tuple(x0.shape), generator=g, dtype=x0.dtype)
     return pipe._encode_vae_image(pixels * (pixel_mask(mask, (SIZE, SIZE)) < 0.5), generator=g)
 
 
 @pytest.mark.parametrize("name", ["sd-inpaint", "sdxl-inpaint"])
 def test_the_unet_sees_the_free_set_and_its_masked_image_at_every_step(editors, name):
-    editor = editors(name)
+    editor = editors(name, "euler")  # SD's PNDM repeats a timestep: one more UNet call than steps
     unet, source, change = editor.pipe.unet, image(), two_level_map()
     seen: list[torch.Tensor] = []
     hook = unet.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
@@ -148,7 +150,7 @@ def test_the_unet_sees_the_free_set_and_its_masked_image_at_every_step(editors, 
         free = free_at(start, first + offset).float()
         for row in sample:  # every classifier-free-guidance copy
             assert torch.equal(row[4:5], free[0]), f"step {offset}: the mask must be the free set"
-            expected = stock_masked_latents(editor, source, free)
+            expected = stock_masked_latents(editor, source, free, full=out.steps_run == N_STEPS)
             torch.testing.assert_close(row[5:9], expected[0], rtol=0, atol=1e-5)
         if not distinct or not torch.equal(distinct[-1], free):
             distinct.append(free)
@@ -160,8 +162,8 @@ def test_flux_fill_sees_the_free_set_at_every_step(editors):
     editor = editors("flux-fill")
     pipe, source, change = editor.pipe, image(), two_level_map()
     seen: list[torch.Tensor] = []
-    hook = pipe.transformer.register_forward_pre_hook(
-        lambda module, args, kwargs: seen.append(kwargs["hidden_states"].detach().clone()), with_kwargs=True)
+    # The input embedding receives the transformer's input after the editor's own pre-hook has run.
+    hook = pipe.transformer.x_embedder.register_forward_pre_hook(lambda module, args: seen.append(args[0].clone()))
     encodes = EncodeCounter(pipe.vae)
     try:
         out = editor(source, PROMPT, change, num_inference_steps=N_STEPS, generator=gen(), output_type="latent")

@@ -154,7 +154,8 @@ class InpaintFamily(Family):
         pixels = self.to_model_pixels(pipe, request, plan.size).to(torch.float32)
         # Stock draws the image's sample first (SD/SDXL: not at strength 1), then the noise, then the masked
         # image's sample; a pipeline that encodes the image itself (Flux Fill) must find the generator unused.
-        stock_encodes = self.encodes_at_full_strength or plan.k_run < request.n_steps
+        # Keyed on k_max, not k_run: skip_idle_steps=False runs at strength 1 with the draws of the skipped run.
+        stock_encodes = self.encodes_at_full_strength or plan.k_max < request.n_steps
         x0_generator = fork_generator(generator) if self.builds_first_mask or not stock_encodes else generator
         x0 = self.encode(pipe, pixels, x0_generator)
         if plan.k_max == 0:
