@@ -118,7 +118,7 @@ def slow_cases(repeats: int) -> list[Case]:
     from diffdiff.tiny import TINY_EDITORS
 
     return [Case(f"{name} (tiny, slow)", tiny_editor(name), 64, 4, repeats, pil=True)
-            for name, case in TINY_EDITORS.items() if "slow" in case.requires]
+            for name, case in TINY_EDITORS.items() if case.slow]
 
 
 FULL_CASES: list[Case] = [

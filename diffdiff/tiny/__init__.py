@@ -48,6 +48,8 @@ class TinyEditor:
         requires: call arguments the editor cannot run without (a ControlNet's ``control_image``): the
             family-generic tests, which call ``editor(image, prompt, change_map)``, leave such cases to
             their own tests (see :func:`generic_cases`).
+        slow: a call takes tens of seconds even on the tiny model (Qwen-Image-Edit works at 1024^2 whatever
+            the input): the family-generic tests leave it out too, its own tests run it under ``-m slow``.
     """
 
     name: str
@@ -55,6 +57,7 @@ class TinyEditor:
     main: str
     extras: dict[str, str] = field(default_factory=dict)
     requires: tuple[str, ...] = ()
+    slow: bool = False
 
 
 TINY_EDITORS: dict[str, TinyEditor] = {}
@@ -67,17 +70,18 @@ def register_tiny(name: str, builder: Callable) -> Callable:
     return builder
 
 
-def tiny_editor(name: str, family: str, main: str, requires: tuple[str, ...] = (), **extras: str) -> TinyEditor:
+def tiny_editor(name: str, family: str, main: str, requires: tuple[str, ...] = (), slow: bool = False,
+                **extras: str) -> TinyEditor:
     """Register a tiny editor case: ``family``'s adapter driving tiny pipeline ``main`` with ``extras``
-    (``requires``: call arguments it cannot run without, see :class:`TinyEditor`)."""
-    TINY_EDITORS[name] = TinyEditor(name, family, main, dict(extras), tuple(requires))
+    (``requires``: call arguments it cannot run without; ``slow``: see :class:`TinyEditor`)."""
+    TINY_EDITORS[name] = TinyEditor(name, family, main, dict(extras), tuple(requires), slow)
     return TINY_EDITORS[name]
 
 
 def generic_cases() -> dict[str, TinyEditor]:
-    """The tiny editor cases that run with ``editor(image, prompt, change_map)`` alone (no ``requires``):
-    the ones the family-generic tests and benchmarks iterate over."""
-    return {name: case for name, case in TINY_EDITORS.items() if not case.requires}
+    """The tiny editor cases that run with ``editor(image, prompt, change_map)`` alone (no ``requires``) in
+    well under a second (not ``slow``): the ones the family-generic tests and benchmarks iterate over."""
+    return {name: case for name, case in TINY_EDITORS.items() if not case.requires and not case.slow}
 
 
 def build_tiny_pipeline(name: str):

@@ -2,7 +2,7 @@
 text encoder over single bytes, and a processor without a video part (no torchvision needed).
 
 The stock pipelines always work at 1024 x 1024 in area, so even this model takes tens of seconds per call on a
-CPU: its tiny case requires ``slow`` and the family-generic tests leave it to ``tests/test_instruction_families.py``.
+CPU: its tiny case is ``slow`` and the family-generic tests leave it to ``tests/test_instruction_families.py``.
 """
 
 from __future__ import annotations
@@ -70,4 +70,4 @@ def _build_qwen_edit():
 
 
 register_tiny("qwen-edit", _build_qwen_edit)
-tiny_editor("qwen-edit", "qwen_edit", "qwen-edit", requires=("slow",))
+tiny_editor("qwen-edit", "qwen_edit", "qwen-edit", slow=True)
