@@ -4,7 +4,8 @@ calls follow ``k(max m)``, a batch equals its single runs, the prompt is the ins
 DiffEdit map from the instruction model itself is in [0, 1] and follows the instruction.
 
 Qwen-Image-Edit's stock pipelines always work at 1024 x 1024 in area (tens of seconds per call even for the tiny
-model on a CPU), so its tests are ``slow`` (``pytest -m slow``) and its tiny case is left out of the generic ones."""
+model on a CPU: ~5-10 s for the tiny model), so its tiny case is left out of the family-generic tests and the
+few tests here call it with 2 steps."""
 
 from __future__ import annotations
 
@@ -193,7 +194,6 @@ def _qwen(editors):
     return editor
 
 
-@pytest.mark.slow
 def test_qwen_uniform_map_is_stock_inpaint_with_an_all_ones_mask(editors):
     editor = _qwen(editors)
     image = as_pil(make_image(seed=2))
@@ -208,7 +208,6 @@ def test_qwen_uniform_map_is_stock_inpaint_with_an_all_ones_mask(editors):
     assert torch.equal(out.images, stock)
 
 
-@pytest.mark.slow
 def test_qwen_keep_is_exact_and_the_prompt_is_the_instruction(editors, monkeypatch):
     from pipelines import edit
 

@@ -49,7 +49,7 @@ class TinyEditor:
             family-generic tests, which call ``editor(image, prompt, change_map)``, leave such cases to
             their own tests (see :func:`generic_cases`).
         slow: a call takes tens of seconds even on the tiny model (Qwen-Image-Edit works at 1024^2 whatever
-            the input): the family-generic tests leave it out too, its own tests run it under ``-m slow``.
+            the input): the family-generic tests leave it out too, and only its own few tests run it.
     """
 
     name: str
