@@ -51,16 +51,22 @@ class Flux(ShiftedLatents, Family):
         return None
 
     def pack(self, pipe, tensor: torch.Tensor) -> torch.Tensor:
-        """``(B, C or 1, h, w)`` to ``(B, h/2 * w/2, C*4)``; a one-channel tensor (the start positions)
-        is repeated over the latent channels first, so every packed value has its cell's own entry."""
-        batch, channels, height, width = tensor.shape
-        latent_channels = pipe.transformer.config.in_channels // 4
-        if channels == 1 and latent_channels > 1:
-            tensor, channels = tensor.expand(batch, latent_channels, height, width), latent_channels
-        return pipe._pack_latents(tensor.contiguous(), batch, channels, height, width)
+        """``(B, C or 1, h, w)`` to ``(B, h/2 * w/2, C*4)`` (see :func:`pack_cells`)."""
+        return pack_cells(pipe, tensor)
 
     def unpack(self, pipe, tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """Packed tokens ``(B, h/2 * w/2, C*4)`` of a ``size`` image back to ``(B, C, h, w)``."""
         if tensor.dim() != 3:
             return tensor
         return pipe._unpack_latents(tensor, size[0], size[1], pipe.vae_scale_factor)
+
+
+def pack_cells(pipe, tensor: torch.Tensor) -> torch.Tensor:
+    """``(B, C or 1, h, w)`` to a 2x2-patch transformer's token layout ``(B, h/2 * w/2, C*4)`` with the
+    pipeline's own ``_pack_latents``; a one-channel tensor (the start positions) is repeated over the latent
+    channels first, so every packed value has its cell's own entry."""
+    batch, channels, height, width = tensor.shape
+    latent_channels = pipe.transformer.config.in_channels // 4
+    if channels == 1 and latent_channels > 1:
+        tensor, channels = tensor.expand(batch, latent_channels, height, width), latent_channels
+    return pipe._pack_latents(tensor.contiguous(), batch, channels, height, width)

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from diffdiff.families.base import Family, image_size
+from diffdiff.families.flux import pack_cells
 from diffdiff.families.kontext import all_ones_mask, stock_source
 from diffdiff.noise import draw_like_pipeline
 from diffdiff.stages import DifferentialOutput, EditRequest, StageRun, plan_stage, run_stage
@@ -136,13 +137,7 @@ class QwenImageEdit(Family):
 
     def pack(self, pipe, tensor: torch.Tensor) -> torch.Tensor:
         """``(B, C or 1, h, w)`` (or the noise's ``(B, 1, C, h, w)``) to the loop's ``(B, h/2 * w/2, C*4)``."""
-        if tensor.dim() == 5:
-            tensor = tensor[:, 0]
-        batch, channels, height, width = tensor.shape
-        latent_channels = pipe.transformer.config.in_channels // 4
-        if channels == 1 and latent_channels > 1:
-            tensor, channels = tensor.expand(batch, latent_channels, height, width), latent_channels
-        return pipe._pack_latents(tensor.contiguous(), batch, channels, height, width)
+        return pack_cells(pipe, tensor[:, 0] if tensor.dim() == 5 else tensor)
 
     def unpack(self, pipe, tensor: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """Packed tokens to ``(B, C, h, w)``; the context image's tokens, which follow them in the raw transformer
