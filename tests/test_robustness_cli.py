@@ -99,8 +99,13 @@ def _sys_is_read_only() -> bool:
 
 # ------------------------------------------------------------------------------------------- interruption
 WRITER = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from automaps.io import atomic_write
+
+    # Ctrl-C as a terminal delivers it: a child inherits an ignored or blocked SIGINT from its parent (a test
+    # worker that started servers or clusters before), and Python then never raises KeyboardInterrupt.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     with atomic_write(sys.argv[1], name="output") as handle:
         handle.write(b"N" * 65536)   # half of the new content
