@@ -87,7 +87,8 @@ def test_no_readme_link_leaves_the_clone():
 def test_try_it_offline_runs_end_to_end(tmp_path, capsys, monkeypatch):
     """The README's "Try it offline" block is what ``automaps tiny-models`` prints, and each command works."""
     from diffdiff.__main__ import main as diffdiff_main
-    from pipelines.cli import main, tiny_model_commands
+    from pipelines.cli import main
+    from pipelines.cli_models import tiny_model_commands
 
     section = TEXT.split("## Try it offline", 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)

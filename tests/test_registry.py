@@ -13,7 +13,7 @@ from diffdiff.editor import extra_roles
 from diffdiff.families import FAMILIES
 from diffdiff.models import DEFAULT_MODELS
 from diffdiff.tiny import TINY_EDITORS, TINY_FAMILIES
-from pipelines.cli import model_rows
+from pipelines.cli_models import model_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 # The modules of the editor's machinery: none may branch on a family's name or an extra stage's role.
