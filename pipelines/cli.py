@@ -95,6 +95,8 @@ def cmd_edit(args: argparse.Namespace) -> None:
                        "strength": "--strength", "max_megapixels": "--max-megapixels"})
     if args.map is not None and args.region is not None:
         raise UsageError("--map and --region: give one of them")
+    if args.map is not None and args.map_source != "plan":
+        raise UsageError(f"--map and --map-source {args.map_source}: give one of them")
     if args.num_images < 1:
         raise UsageError(f"--num-images: expected an integer >= 1, got {args.num_images}")
     outputs = numbered_outputs(args.output, args.num_images)
@@ -116,7 +118,7 @@ def cmd_edit(args: argparse.Namespace) -> None:
         result = edit(
             args.image, args.instruction, change_map=args.map, region=args.region, strength=args.strength,
             seed=args.seed, map_models=_key_values(args.map_model, "--map-model"), invert_map=args.invert_map,
-            **common,
+            map_source=args.map_source, **common,
         )
         _save_image(result.image, outputs[0])
         for k, output in enumerate(outputs[1:], start=1):
@@ -244,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--model", default="sd15", help="sd15, sdxl, a hub id or a local folder (default sd15)")
     edit.add_argument("--map", type=Path, help="explicit change map (white = change fully)")
     edit.add_argument("--region", help="explicit phrase to segment instead of the planner's region")
+    edit.add_argument("--map-source", choices=("plan", "diffedit"), default="plan",
+                      help="plan: the planner's map models; diffedit: the diffusion model's own map, no map model")
     edit.add_argument("--strength", type=float, help="maximum change in [0, 1]")
     edit.add_argument("--prompt", help="target prompt instead of the planner's")
     edit.add_argument("--negative-prompt", help="what the edit should not look like")

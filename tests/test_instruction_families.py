@@ -175,6 +175,26 @@ def test_edit_with_map_source_diffedit_needs_no_map_model(editors, name):
     assert result.image.size == photo.size
 
 
+def test_cli_map_source_diffedit_equals_edit(tiny_folders, tmp_path):
+    """``automaps edit --map-source diffedit`` on a Kontext folder: the same bytes as ``edit(map_source=...)``;
+    beside ``--map`` it is refused before any model loads."""
+    from pipelines import edit
+    from pipelines.cli import main
+
+    photo_path = tmp_path / "photo.png"
+    as_pil(make_image(seed=4)).save(photo_path)
+    folder = str(tiny_folders["kontext"])
+    out = tmp_path / "out.png"
+    assert main(["edit", str(photo_path), INSTRUCTION, "-o", str(out), "--model", folder, "--map-source", "diffedit",
+                 "--steps", "4", "--seed", "2", "--crop", "off", "--quiet"]) == 0
+    expected = edit(photo_path, INSTRUCTION, model=folder, map_source="diffedit", steps=4, seed=2, crop="off",
+                    progress=False)
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(expected.image))
+    assert main(["edit", str(photo_path), INSTRUCTION, "-o", str(tmp_path / "no.png"), "--model", folder,
+                 "--map", str(photo_path), "--map-source", "diffedit"]) == 2
+    assert not (tmp_path / "no.png").exists()
+
+
 @pytest.mark.parametrize(("kwargs", "error", "pattern"), [
     ({"map_source": "clipseg"}, ValueError, "map_source: expected one of plan, diffedit"),
     ({"map_source": 3}, TypeError, "map_source"),
