@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from diffdiff.core import NEVER, free_at
 
-__all__ = ["MaskSchedule", "fork_generator", "free_mask", "mask_thresholds", "masked_pixels", "pixel_mask"]
+__all__ = ["MaskSchedule", "free_mask", "mask_thresholds", "masked_pixels", "pixel_mask"]
 
 
 def mask_thresholds(start: torch.Tensor, first_position: int) -> list[int]:
@@ -70,16 +70,6 @@ def masked_pixels(pixels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         ``(B, 3, H, W)``: the original where kept, 0 (mid-grey) where filled.
     """
     return pixels * (mask < 0.5)
-
-
-def fork_generator(generator: Any) -> Any:
-    """Independent copies of a generator (or of each of a list) in their current state: drawing from the copy
-    gives the values the original's next draw would, without advancing it."""
-    if isinstance(generator, list):
-        return [fork_generator(g) for g in generator]
-    copy = torch.Generator(device=generator.device)
-    copy.set_state(generator.get_state())
-    return copy
 
 
 class MaskSchedule:

@@ -8,11 +8,13 @@ identical values, and its results stay equal to stock img2img with the same gene
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 
-__all__ = ["draw_like_pipeline", "seeded_generator"]
+__all__ = ["draw_like_pipeline", "fork_generator", "rewound", "seeded_generator"]
 
 
 def draw_like_pipeline(
@@ -31,12 +33,31 @@ def draw_like_pipeline(
     """
     from diffusers.utils.torch_utils import randn_tensor
 
+    with rewound(generator):
+        return randn_tensor(shape, generator=generator, device=device, dtype=dtype)
+
+
+@contextmanager
+def rewound(generator: torch.Generator | list[torch.Generator]) -> Iterator[None]:
+    """Within the block, draw from ``generator`` (one or a list) as the stock pipeline will; on leaving it,
+    every generator is back in the state it had on entering, so the pipeline's own draws repeat those values."""
     generators: list[Any] = generator if isinstance(generator, list) else [generator]
     states = [g.get_state() for g in generators]
-    noise = randn_tensor(shape, generator=generator, device=device, dtype=dtype)
-    for g, state in zip(generators, states, strict=True):
-        g.set_state(state)
-    return noise
+    try:
+        yield
+    finally:
+        for g, state in zip(generators, states, strict=True):
+            g.set_state(state)
+
+
+def fork_generator(generator: Any) -> Any:
+    """Independent copies of a generator (or of each of a list) in their current state: drawing from the copy
+    gives the values the original's next draw would, without advancing it."""
+    if isinstance(generator, list):
+        return [fork_generator(g) for g in generator]
+    copy = torch.Generator(device=generator.device)
+    copy.set_state(generator.get_state())
+    return copy
 
 
 def seeded_generator() -> torch.Generator:

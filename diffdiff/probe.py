@@ -61,6 +61,7 @@ def predict_noise(
     Raises:
         ValueError: a bad argument, more than one image, or a ``strength`` that runs no step.
     """
+    from diffdiff.noise import fork_generator
     from diffdiff.stages import StageRun
 
     _check_probe(strength, n_draws, max_batch)
@@ -88,7 +89,8 @@ def predict_noise(
             rows = torch.tensor([row for row, _ in chunk])
             run = StageRun(
                 prompts=None, negative_prompts=None, image=adapter.pipeline_image(pipe, request, plan.size, latents),
-                strength=plan.strength, n_steps=num_inference_steps, generator=[_copy(generators[d]) for _, d in chunk],
+                strength=plan.strength, n_steps=num_inference_steps,
+                generator=[fork_generator(generators[d]) for _, d in chunk],
                 hook=_Stop(), guidance_scale=guidance_scale, output_type="latent", size=plan.size,
                 extra={name: value[rows.to(value.device)] for name, value in embeds.items()},
             )
@@ -129,13 +131,6 @@ def _probe_plan(editor, image: Any, strength: float, n_steps: int, guidance_scal
         raise ValueError(f"strength: {strength!r} runs no step of a {n_steps}-step schedule; raise it or "
                          f"num_inference_steps")
     return request, plan
-
-
-def _copy(generator: torch.Generator) -> torch.Generator:
-    """A new CPU generator in ``generator``'s state (each (prompt, draw) pair draws its own noise)."""
-    twin = torch.Generator()
-    twin.set_state(generator.get_state())
-    return twin
 
 
 class _Stop:

@@ -27,7 +27,7 @@ import torch
 from diffdiff.families.base import Family, StageRun
 from diffdiff.families.flux import Flux
 from diffdiff.families.sd import StableDiffusion, StableDiffusionXL
-from diffdiff.noise import draw_like_pipeline
+from diffdiff.noise import draw_like_pipeline, rewound
 from diffdiff.stages import DifferentialOutput, EditRequest, plan_stage, run_stage
 
 __all__ = ["CONTROLNET_FAMILIES", "FluxControlNet", "StableDiffusionControlNet", "StableDiffusionXLControlNet",
@@ -133,14 +133,10 @@ class FluxControlNet(ControlNetFamily, Flux):
         plan = plan_stage(self, pipe, request.change, request.n_steps, request.skip_idle_steps)
         if plan.k_max == 0 and request.output_type != "latent":
             return DifferentialOutput(None, plan.change, 0, 0.0)
-        generators = request.generator if isinstance(request.generator, list) else [request.generator]
-        states = [g.get_state() for g in generators]
-        # Stock order of draws: the control images' latents, the image's latents, then the noise.
-        self.replay_control_draws(pipe, request, plan.size)
-        x0 = self.encode(pipe, self.to_model_pixels(pipe, request, plan.size), request.generator)
-        eps = draw_like_pipeline(request.generator, self.noise_shape(x0), x0.device, x0.dtype)
-        for g, state in zip(generators, states, strict=True):
-            g.set_state(state)
+        with rewound(request.generator):  # stock's order of draws: control latents, image latents, noise
+            self.replay_control_draws(pipe, request, plan.size)
+            x0 = self.encode(pipe, self.to_model_pixels(pipe, request, plan.size), request.generator)
+            eps = draw_like_pipeline(request.generator, self.noise_shape(x0), x0.device, x0.dtype)
         if plan.k_max == 0:
             return DifferentialOutput(self.pack(pipe, x0), plan.change, 0, 0.0)
         images = run_stage(self, pipe, request, plan, x0, self.pipeline_image(pipe, request, plan.size, x0),

@@ -27,8 +27,8 @@ import torch
 
 from diffdiff.core import start_positions
 from diffdiff.families.base import Family, image_size
-from diffdiff.masking import MaskSchedule, fork_generator, free_mask, mask_thresholds, masked_pixels, pixel_mask
-from diffdiff.noise import draw_like_pipeline
+from diffdiff.masking import MaskSchedule, free_mask, mask_thresholds, masked_pixels, pixel_mask
+from diffdiff.noise import draw_like_pipeline, fork_generator
 from diffdiff.stages import DifferentialOutput, EditRequest, StagePlan, StageRun, plan_stage, run_stage
 
 __all__ = ["ENCODE_BATCH", "INPAINT_FAMILIES", "StableDiffusionInpaint", "StableDiffusionXLInpaint",

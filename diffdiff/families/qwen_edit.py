@@ -31,7 +31,7 @@ import torch
 from diffdiff.families.base import Family, image_size
 from diffdiff.families.flux import pack_cells
 from diffdiff.families.kontext import all_ones_mask, stock_source
-from diffdiff.noise import draw_like_pipeline
+from diffdiff.noise import draw_like_pipeline, rewound
 from diffdiff.stages import DifferentialOutput, EditRequest, StageRun, plan_stage, run_stage
 
 __all__ = ["QwenImageEdit", "image_only_processor", "working_size"]
@@ -75,15 +75,6 @@ def _as_user_passes(source: Any) -> Any:
     if isinstance(source, list) and len(source) == 1:
         return source[0]
     return stock_source(source)
-
-
-def _states(generator: Any) -> list:
-    return [g.get_state() for g in (generator if isinstance(generator, list) else [generator])]
-
-
-def _rewind(generator: Any, states: list) -> None:
-    for g, state in zip(generator if isinstance(generator, list) else [generator], states, strict=True):
-        g.set_state(state)
 
 
 class QwenImageEdit(Family):
@@ -163,12 +154,13 @@ class QwenImageEdit(Family):
         plan = plan_stage(self, pipe, request.change, request.n_steps, request.skip_idle_steps)
         if plan.k_max == 0 and request.output_type != "latent":
             return DifferentialOutput(None, plan.change, 0, 0.0)
-        states = _states(request.generator)
-        x0 = self.encode(pipe, self.to_model_pixels(pipe, request, plan.size), request.generator)
-        if plan.k_max == 0:
+        pixels = self.to_model_pixels(pipe, request, plan.size)
+        if plan.k_max == 0:  # latents asked for: the encoding is the result, as in Family.edit
+            x0 = self.encode(pipe, pixels, request.generator)
             return DifferentialOutput(self.pack(pipe, x0), plan.change, 0, 0.0)
-        eps = draw_like_pipeline(request.generator, self.noise_shape(x0), x0.device, x0.dtype)
-        _rewind(request.generator, states)
+        with rewound(request.generator):
+            x0 = self.encode(pipe, pixels, request.generator)
+            eps = draw_like_pipeline(request.generator, self.noise_shape(x0), x0.device, x0.dtype)
         images = run_stage(self, pipe, request, plan, x0, self.pipeline_image(pipe, request, plan.size, x0),
                            output_type=request.output_type, eps=eps)
         return DifferentialOutput(images, plan.change, plan.k_run, plan.strength)
