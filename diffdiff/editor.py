@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import os
 import warnings
 from typing import Any
@@ -21,14 +20,13 @@ import torch.nn.functional as F
 from automaps.errors import UnsupportedPipelineError
 from automaps.hub import resolve_device, resolve_dtype
 from diffdiff.adapters import IPAdapterMethods, apply_lora, check_adapter_call, parse_lora
+from diffdiff.call_args import check_generator, idle_map_message, per_image, real_number
 from diffdiff.controlnet_loading import with_controlnet
-from diffdiff.core import steps_for_strength, typed_strength
 from diffdiff.families import FAMILIES, Family, family_for_class
 from diffdiff.families.base import COMMON_RESERVED
 from diffdiff.inputs import OUTPUT_TYPES, image_batch, map_batch, stock_form, to_output
 from diffdiff.loading import read_model_index
 from diffdiff.models import ModelSpec
-from diffdiff.noise import seeded_generator
 from diffdiff.schedulers import make_scheduler
 from diffdiff.stages import DifferentialOutput, EditRequest, select
 
@@ -258,9 +256,9 @@ class DifferentialEditor(IPAdapterMethods):
         request = EditRequest(
             pixels=pixels.repeat_interleave(repeat, 0), source=stock_form(image, pixels, repeat),
             change=change.repeat_interleave(repeat, 0),
-            prompts=_per_image("prompt", prompt, n_images, repeat, required=True),
-            negative_prompts=_per_image("negative_prompt", negative_prompt, n_images, repeat, required=False),
-            generator=_check_generator(generator, n_images * repeat), n_steps=num_inference_steps,
+            prompts=per_image("prompt", prompt, n_images, repeat, required=True),
+            negative_prompts=per_image("negative_prompt", negative_prompt, n_images, repeat, required=False),
+            generator=check_generator(generator, n_images * repeat), n_steps=num_inference_steps,
             guidance_scale=guidance_scale, output_type="latent" if output_type == "latent" else "pt",
             skip_idle_steps=skip_idle_steps, callback=callback_on_step_end, pipeline_kwargs=pipeline_kwargs,
             refiner_start=refiner_start,
@@ -296,8 +294,8 @@ class DifferentialEditor(IPAdapterMethods):
         if not isinstance(output_type, str) or output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type: expected one of {OUTPUT_TYPES}, got {output_type!r}")
         if guidance_scale is not None:
-            _real("guidance_scale", guidance_scale, 0.0, math.inf)  # inf gives a black image, nan noise
-        _real("refiner_start", refiner_start, 0.0, 1.0)
+            real_number("guidance_scale", guidance_scale, 0.0, math.inf)  # inf gives a black image, nan noise
+        real_number("refiner_start", refiner_start, 0.0, 1.0)
         if self.refiner is not None and not 0.0 < refiner_start < 1.0:
             raise ValueError(f"refiner_start: expected a float in (0, 1), got {refiner_start!r}")
         for name, value in switches.items():
@@ -319,36 +317,6 @@ class DifferentialEditor(IPAdapterMethods):
         from diffdiff.regions import edit_regions
 
         return edit_regions(self, image, regions, background_prompt=background_prompt, **call)
-
-
-def _real(name: str, value: Any, lo: float, hi: float) -> float:
-    """``value`` as a float; TypeError unless a real number (not bool), ValueError unless finite in [lo, hi]."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
-    if not (math.isfinite(value) and lo <= value <= hi):
-        raise ValueError(f"{name}: expected a finite number in [{lo:g}, {hi:g}], got {value!r}")
-    return float(value)
-
-
-def idle_map_message(max_change: float, n_steps: int, rounding: str = "floor") -> str | None:
-    """The one-line warning for a map whose maximum frees (almost) no step, else ``None``.
-
-    ``k(max m) == 0`` with ``max m > 0``: nothing changes. ``k(max m) == 1`` of ``N >= 10``: barely anything.
-    An all-zero map gets no warning (it returns the input, as asked).
-
-    >>> idle_map_message(0.03, 30)
-    'change_map: its maximum 0.03 frees 0 of 30 steps; nothing changes'
-    >>> idle_map_message(0.5, 30) is None
-    True
-    """
-    if not max_change > 0:
-        return None
-    k = steps_for_strength(typed_strength(max_change), n_steps, rounding)
-    if k == 0:
-        return f"change_map: its maximum {max_change:.3g} frees 0 of {n_steps} steps; nothing changes"
-    if k == 1 and n_steps >= 10:
-        return f"change_map: its maximum {max_change:.3g} frees only 1 of {n_steps} steps; the edit is barely visible"
-    return None
 
 
 def _check_roles(family: Family, given: dict[str, Any]) -> None:
@@ -376,38 +344,3 @@ def _finish(result: DifferentialOutput, request: EditRequest, output_type: str,
     return dataclasses.replace(result, images=to_output(edited, output_type))
 
 
-def _per_image(name: str, value: Any, n_images: int, repeat: int, required: bool) -> list[str] | None:
-    """One string per output image, in the order ``image b, sample r`` -> ``b * repeat + r``."""
-    if value is None and not required:
-        return None
-    if isinstance(value, str):
-        values = [value] * n_images
-    elif isinstance(value, (list, tuple)) and value:
-        bad = [i for i, v in enumerate(value) if not isinstance(v, str)]
-        if bad:
-            raise TypeError(f"{name}[{bad[0]}]: expected a string, got {type(value[bad[0]]).__name__}")
-        values = list(value)
-        if len(values) == 1:
-            values = values * n_images
-    else:
-        optional = " or None" if not required else ""
-        raise TypeError(f"{name}: expected a string or a non-empty list of strings{optional}, "
-                        f"got {type(value).__name__} {value!r}"[:200])
-    if len(values) != n_images:
-        raise ValueError(f"{name}: got {len(values)} for {n_images} images; pass one or one per image")
-    return [v for v in values for _ in range(repeat)]
-
-
-def _check_generator(generator: Any, total: int) -> Any:
-    if generator is None:
-        return seeded_generator()
-    if isinstance(generator, (list, tuple)):
-        bad = [i for i, g in enumerate(generator) if not isinstance(g, torch.Generator)]
-        if bad:
-            raise TypeError(f"generator[{bad[0]}]: expected a torch.Generator, got {type(generator[bad[0]]).__name__}")
-        if len(generator) != total:
-            raise ValueError(f"generator: expected one torch.Generator or a list of {total}, got {len(generator)}")
-        return list(generator)
-    if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator: expected a torch.Generator or a list of them, got {type(generator).__name__}")
-    return generator

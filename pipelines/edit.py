@@ -272,8 +272,8 @@ def _check_edit_arguments(instruction: Any, change_map: Any, invert_map: bool, c
 
 def _frees_no_step(editor, change: ChangeMap, steps: int) -> bool:
     """Warn in one line when the map's maximum frees 0 (or only 1) of ``steps``; True when it frees none."""
+    from diffdiff.call_args import idle_map_message
     from diffdiff.core import steps_for_strength, typed_strength
-    from diffdiff.editor import idle_map_message
 
     rounding = getattr(getattr(editor, "adapter", None), "rounding", "floor")
     if (message := idle_map_message(change.max(), steps, rounding)) is None:

@@ -18,7 +18,7 @@ from pipelines.cli_models import model_rows
 ROOT = Path(__file__).resolve().parents[1]
 # The modules of the editor's machinery: none may branch on a family's name or an extra stage's role.
 GENERIC = ["diffdiff/editor.py", "diffdiff/reference.py", "diffdiff/probe.py", "diffdiff/stages.py",
-           "diffdiff/hook.py", "diffdiff/core.py", "diffdiff/inputs.py", "diffdiff/loading.py"]
+           "diffdiff/hook.py", "diffdiff/core.py", "diffdiff/inputs.py", "diffdiff/loading.py", "diffdiff/call_args.py"]
 
 
 def string_constants(source: str) -> set[str]:

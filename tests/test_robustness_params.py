@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw
 
 from automaps import ChangeMap
 from automaps._inputs import lossy_format, snap_lossy
-from diffdiff.editor import idle_map_message
+from diffdiff.call_args import idle_map_message
 from diffdiff.inputs import map_batch
 from pipelines import edit
 from pipelines.checks import check_knobs
